@@ -1,0 +1,1 @@
+"""The ``chainrule`` command line: train, predict, gradcheck and more."""

@@ -1,0 +1,89 @@
+"""The layer contract every chainrule layer follows.
+
+    A = layer.forward(A_prev)            # caches what backward needs
+    dC_dA_prev = layer.backward(dC_dA)   # fills the parameter gradients, returns the propagator
+
+Examples lie on the LAST axis (A_prev is (n[l-1], m) for dense layers, (C, H, W, m) for images).
+Parameter gradients (``dC_dW``, ``dC_db``, ...) are stored next to the parameters and OVERWRITTEN
+by every backward call, never accumulated. The 1/m of the mean cost lives in exactly one place: the
+cost's gradient dC/dA[L] (or the fused dC/dZ[L]); layers never divide by m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["Layer", "LAYER_REGISTRY", "register_layer"]
+
+#: name -> class, used to rebuild a network from the JSON architecture stored in a model file.
+LAYER_REGISTRY: dict[str, type[Layer]] = {}
+
+
+def register_layer(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: make ``cls`` loadable from a model file under ``cls.__name__``."""
+    LAYER_REGISTRY[cls.__name__] = cls
+    return cls
+
+
+class Layer:
+    """Base class: a differentiable function of its input (and, optionally, its parameters).
+
+    Subclasses list their trainable arrays in ``param_names`` (e.g. ``("W", "b")``); the gradient
+    of parameter ``P`` is the attribute ``dC_dP``. Layers whose behaviour differs between training
+    and prediction (Dropout, BatchNorm) read ``self.training``, switched by the network.
+    """
+
+    param_names: ClassVar[tuple[str, ...]] = ()
+    #: arrays that are saved with the model but are not trained by gradient descent
+    buffer_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self.training = True
+
+    # --- the contract -------------------------------------------------------------------------
+    def forward(self, A_prev: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, dC_dA: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # --- parameters ---------------------------------------------------------------------------
+    def parameters(self) -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
+        """Yield (name, parameter, gradient or None before the first backward)."""
+        for name in self.param_names:
+            yield name, getattr(self, name), getattr(self, "dC_d" + name, None)
+
+    def buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        for name in self.buffer_names:
+            yield name, getattr(self, name)
+
+    @property
+    def n_params(self) -> int:
+        return int(sum(p.size for _, p, _ in self.parameters()))
+
+    def astype(self, dtype: np.dtype | type) -> None:
+        """Cast parameters and buffers in place to ``dtype`` (float32 to train, float64 to check)."""
+        for name in self.param_names + self.buffer_names:
+            setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
+            if hasattr(self, "dC_d" + name):
+                setattr(self, "dC_d" + name, None)
+
+    # --- shapes and serialization -------------------------------------------------------------
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-example output shape (without m) for a per-example input shape. Default: unchanged."""
+        return input_shape
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serializable constructor arguments (no arrays)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"

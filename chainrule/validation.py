@@ -1,0 +1,99 @@
+"""Input checks at the user-facing boundary. Every failure names what was expected and received.
+
+The engine itself assumes clean arrays; everything that enters from a user (fit, predict, the CLI,
+the scikit-learn wrappers) passes through here first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_X", "check_labels", "check_positive_int", "check_positive_float"]
+
+
+def _describe(a: np.ndarray) -> str:
+    return f"array of shape {a.shape} and dtype {a.dtype}"
+
+
+def check_X(
+    X: Any,
+    input_shape: tuple[int, ...] | None = None,
+    dtype: np.dtype | type = np.float64,
+    name: str = "X",
+) -> np.ndarray:
+    """Return X as a finite float array of shape (m, *input_shape).
+
+    ``input_shape`` is the per-example shape the network expects: (n[0],) for dense networks,
+    (C, H, W) for images. None accepts any 2-D array.
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}")
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold numbers (int or float), got dtype {arr.dtype}"
+            + (" (strings or mixed objects)" if arr.dtype.kind in "OUSV" else "")
+        )
+    if arr.ndim == 1 and input_shape is not None and input_shape == (1,):
+        arr = arr.reshape(-1, 1)
+    expected_ndim = 2 if input_shape is None else 1 + len(input_shape)
+    if arr.ndim != expected_ndim:
+        want = (
+            "(m, n_features)" if input_shape is None else f"(m, {', '.join(map(str, input_shape))})"
+        )
+        raise ValueError(
+            f"{name} must be {expected_ndim}-D with shape {want}, got {_describe(arr)}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 examples (shape {arr.shape})")
+    if input_shape is not None and tuple(arr.shape[1:]) != tuple(input_shape):
+        raise ValueError(
+            f"{name} has per-example shape {tuple(arr.shape[1:])}, but the network expects "
+            f"{tuple(input_shape)} (n[0] = {int(np.prod(input_shape))} features)"
+        )
+    arr = arr.astype(dtype, copy=False)
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+            "clean or impute the data first"
+        )
+    return arr
+
+
+def check_labels(y: Any, m: int, name: str = "y") -> np.ndarray:
+    """Return y as a 1-D array of length m (numeric), or raise naming the mismatch."""
+    if isinstance(y, (str, bytes)):
+        raise TypeError(f"{name} must be an array of labels, got {type(y).__name__}")
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim == 0 or arr.shape[0] != m:
+        got = "a scalar" if arr.ndim == 0 else f"{arr.shape[0]} labels (shape {arr.shape})"
+        raise ValueError(f"{name} must have one entry per example of X ({m}), got {got}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 1, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value}")
+    return int(value)
+
+
+def check_positive_float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number > 0, got {type(value).__name__} {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
