@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[..., Non
 }
 
 
+#: modules that add subcommands (bench, explain, ...) when they exist
+OPTIONAL_COMMAND_MODULES = ("chainrule.cli.bench_cmd", "chainrule.cli.explain_cmd")
+
+
 def register_command(
     name: str,
     run: Callable[[argparse.Namespace], int],
@@ -40,7 +44,8 @@ def register_command(
 def _load_optional_commands() -> None:
     import importlib
 
-    for module in ("chainrule.cli.extra_commands",):
+    # each module calls register_command(...) when imported; a missing one is simply skipped
+    for module in OPTIONAL_COMMAND_MODULES:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
