@@ -65,9 +65,20 @@ def softmax(z: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def log_softmax(z: np.ndarray, axis: int = 0) -> np.ndarray:
-    """log(softmax(z)) = z - logsumexp(z): exact even when softmax itself underflows to 0."""
+    """log(softmax(z)) = (z - max) - log1p(sum of exp(z - max) over all but the max entry).
+
+    Exact even when softmax underflows, in float32 too. Two details matter: subtracting the max
+    FIRST (z - logsumexp(z) rounds max + log(sum) at the scale of max -- in float32 1e4 + 1.0986
+    is off by ~1e-3 -- and then cancels, while z - max is exact); and log1p of the other terms
+    instead of log(1 + others), which would round away an e^-10 next to the 1.
+    """
     z = np.asarray(z)
-    return z - logsumexp(z, axis=axis, keepdims=True)
+    top = np.argmax(z, axis=axis)
+    top = np.expand_dims(top, axis)
+    shifted = z - np.take_along_axis(z, top, axis=axis)  # <= 0, exactly 0 at the max
+    e = np.exp(shifted)
+    np.put_along_axis(e, top, 0, axis=axis)  # drop the max's own exp(0) = 1 ...
+    return shifted - np.log1p(np.sum(e, axis=axis, keepdims=True))  # ... and add it back here
 
 
 def tanh(z: np.ndarray) -> np.ndarray:

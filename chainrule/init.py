@@ -25,6 +25,8 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
         return seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed must be an int >= 0 or None, got {seed}")
     return np.random.default_rng(seed)
 
 

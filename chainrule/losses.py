@@ -50,6 +50,20 @@ class Loss:
         dZ *= dZ.dtype.type(1.0 / m)
         return dZ
 
+    def fused_cost_and_gradient(
+        self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """(cost, dC/dZ[L]) in one call, for the matched pair only: A must be g(Z) for the
+        matched output activation g. The gradient (A - Y) / m is written into ``out`` when given
+        (a (n[L], m) buffer the caller owns), so the training loop allocates nothing here.
+        """
+        cost = self.cost_from_logits(Z, Y)
+        if out is None:
+            return cost, self.fused_gradient(A, Y)
+        np.subtract(A, Y, out=out)
+        out *= out.dtype.type(1.0 / Y.shape[-1])
+        return cost, out
+
     def _clip(self, A: np.ndarray) -> np.ndarray:
         eps = max(self.eps, float(np.finfo(A.dtype).eps)) if A.dtype.kind == "f" else self.eps
         return np.clip(A, eps, 1 - eps)
@@ -67,15 +81,21 @@ class BinaryCrossEntropy(Loss):
         return float(-np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)) / m)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """dC/dA = (1/m) (A - Y) / (A (1 - A)), from d/da[-y log a - (1-y) log(1-a)]."""
+        """dC/dA = (1/m) (A - Y) / (A (1 - A)) : (n[L], m), from d/da[-y log a - (1-y) log(1-a)].
+
+        A is clipped to [eps, 1 - eps] first, so a saturated output gives a large finite value.
+        """
         m = Y.shape[-1]
         A = self._clip(A)
         return (A - Y) / (A * (1 - A)) / m
 
     def cost_from_logits(self, Z: np.ndarray, Y: np.ndarray) -> float:
-        """-(1/m) sum [Y log sigmoid(Z) + (1-Y) log sigmoid(-Z)] = (1/m) sum [max(Z,0) - Z Y + log(1 + e^-|Z|)].
+        """C from the logits Z[L] : (n[L], m), with Y : (n[L], m).
 
-        The right-hand form never takes log(0) and never exponentiates a positive number.
+            C = -(1/m) sum [Y log sigmoid(Z) + (1-Y) log sigmoid(-Z)]
+              = (1/m) sum [max(Z, 0) - Z Y + log(1 + e^-|Z|)]
+
+        The second form never takes log(0) and never exponentiates a positive number.
         """
         m = Y.shape[-1]
         losses = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
@@ -93,14 +113,35 @@ class CrossEntropy(Loss):
         return float(-np.sum(Y * np.log(self._clip(A))) / m)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """dC/dA = -(1/m) Y / A."""
+        """dC/dA = -(1/m) Y / A : (K, m), with A clipped to [eps, 1 - eps]."""
         m = Y.shape[-1]
         return -(Y / self._clip(A)) / m
 
     def cost_from_logits(self, Z: np.ndarray, Y: np.ndarray) -> float:
-        """-(1/m) sum Y * log_softmax(Z), with log_softmax = Z - logsumexp(Z): no log(0)."""
+        """-(1/m) sum Y * log_softmax(Z) for Z, Y : (K, m); log_softmax = Z - logsumexp(Z)."""
         m = Y.shape[-1]
         return float(-np.sum(Y * F.log_softmax(Z, axis=0), dtype=np.float64) / m)
+
+    def fused_cost_and_gradient(
+        self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """Cost and dC/dZ[L] reusing the softmax A = softmax(Z) the forward pass already made.
+
+        log_softmax(Z) = Z - lse with lse = log sum_k exp(Z[k]) per column. Since
+        A[k] = exp(Z[k] - lse) for every k, lse = Z[k] - log A[k]; taking k = the largest entry
+        of the column (the same k for Z and A, softmax keeps the order) gives
+        lse = max(Z) - log(max(A)), where max(A) >= 1/K never underflows: no second exp pass.
+        """
+        m = Y.shape[-1]
+        lse = Z.max(axis=0, keepdims=True)  # (1, m)
+        lse -= np.log(A.max(axis=0, keepdims=True))
+        grad = np.empty_like(A) if out is None else out
+        np.subtract(Z, lse, out=grad)  # log_softmax(Z) : (K, m), grad used as scratch
+        grad *= Y
+        cost = -float(np.sum(grad, dtype=np.float64)) / m
+        np.subtract(A, Y, out=grad)  # now the gradient (A - Y) / m : (K, m)
+        grad *= grad.dtype.type(1.0 / m)
+        return cost, grad
 
 
 class MeanSquaredError(Loss):
@@ -115,10 +156,11 @@ class MeanSquaredError(Loss):
         return float(np.sum(diff * diff, dtype=np.float64) / (2 * m))
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """dC/dA = (A - Y) / m."""
+        """dC/dA = (A - Y) / m : (n[L], m); the 1/2 in C cancels the 2 from the square."""
         return self.fused_gradient(A, Y)
 
     def cost_from_logits(self, Z: np.ndarray, Y: np.ndarray) -> float:
+        """With the identity output A[L] = Z[L], so the cost of the logits is the cost of A."""
         return self.cost(Z, Y)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,22 @@ class Sequential:
             layer.training = False
         return self
 
+    @contextmanager
+    def fast_mode(self, enabled: bool = True) -> Iterator[Sequential]:
+        """Within this block every layer reuses its own output/gradient buffers (no allocation
+        per batch; see ``Layer.reuse_buffers``). ``fit`` and ``predict`` use it; the previous
+        setting is restored on exit. Arrays returned inside the block are overwritten by the
+        next batch: copy what you keep.
+        """
+        saved = [layer.reuse_buffers for layer in self.layers]
+        for layer in self.layers:
+            layer.reuse_buffers = enabled
+        try:
+            yield self
+        finally:
+            for layer, flag in zip(self.layers, saved):
+                layer.reuse_buffers = flag
+
     def astype(self, dtype: np.dtype | type) -> Sequential:
         """A deep copy in ``dtype`` (float64 for gradient checks)."""
         net = copy.deepcopy(self)
@@ -174,15 +191,23 @@ class Sequential:
         """One forward pass, the cost and one backward pass. Returns (cost, A[L]).
 
         With a matched output/cost pair the last activation's own backward is skipped: its
-        Jacobian and the cost's gradient collapse to dC/dZ[L] = (A[L] - Y) / m.
+        Jacobian and the cost's gradient collapse to dC/dZ[L] = (A[L] - Y) / m. In fast mode the
+        cost comes from what the forward pass already computed and dC/dZ[L] is written into a
+        buffer of the output layer (``Loss.fused_cost_and_gradient``).
         """
         if self.fused:
             Z = A0
             for layer in self.layers[:-1]:
                 Z = layer.forward(Z)
-            A = self.layers[-1].forward(Z)
-            cost = self.loss.cost_from_logits(Z, Y)
-            self.backward(self.loss.fused_gradient(A, Y), start=len(self.layers) - 2)
+            last = self.layers[-1]
+            A = last.forward(Z)
+            if last.reuse_buffers:
+                out = last.workspace("dC_dZ_fused", A.shape, A.dtype)
+                cost, dC_dZ = self.loss.fused_cost_and_gradient(Z, A, Y, out=out)
+            else:
+                cost = self.loss.cost_from_logits(Z, Y)
+                dC_dZ = self.loss.fused_gradient(A, Y)
+            self.backward(dC_dZ, start=len(self.layers) - 2)
         else:
             A = self.forward(A0)
             cost = self.loss.cost(A, Y)
@@ -218,6 +243,10 @@ class Sequential:
 
     def _cost_engine(self, A0: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> float:
         self.eval()
+        with self.fast_mode():
+            return self._cost_batches(A0, Y, batch_size)
+
+    def _cost_batches(self, A0: np.ndarray, Y: np.ndarray, batch_size: int) -> float:
         m = A0.shape[-1]
         total = 0.0
         for start in range(0, m, batch_size):
@@ -233,12 +262,20 @@ class Sequential:
         return total / m
 
     def _forward_batched(self, A0: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """A[L] for all m columns, ``batch_size`` at a time, in fast mode; a fresh array."""
         self.eval()
         m = A0.shape[-1]
-        if m <= batch_size:
-            return self.forward(A0)
-        parts = [self.forward(A0[..., s : s + batch_size]) for s in range(0, m, batch_size)]
-        return np.concatenate(parts, axis=-1)
+        with self.fast_mode():
+            if m <= batch_size:
+                return self.forward(A0).copy()  # the buffer is reused by the next call
+            out: np.ndarray | None = None
+            for s in range(0, m, batch_size):
+                A = self.forward(A0[..., s : s + batch_size])
+                if out is None:
+                    out = np.empty(A.shape[:-1] + (m,), dtype=A.dtype)
+                out[..., s : s + A.shape[-1]] = A
+            assert out is not None
+            return out
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
@@ -290,6 +327,12 @@ class Sequential:
         from chainrule.serialization import save
 
         save(self, path)
+
+    def to_onnx(self, path: str | Path | None = None) -> Any:
+        """Export to ONNX (Dense/activation networks); see :mod:`chainrule.onnx_export`."""
+        from chainrule.onnx_export import to_onnx
+
+        return to_onnx(self, path)
 
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""

@@ -51,6 +51,8 @@ class Optimizer:
         self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
         self.t = 0
         self.state: dict[str, np.ndarray] = {}
+        #: per-parameter scratch arrays for in-place updates (not part of the saved state)
+        self._scratch: dict[str, np.ndarray] = {}
 
     def step(self, params: Iterable[ParamGrad]) -> None:
         """Apply one update to every (key, P, G, decay) and advance the step counter."""
@@ -62,6 +64,14 @@ class Optimizer:
 
     def _update(self, key: str, P: np.ndarray, G: np.ndarray) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def _tmp(self, key: str, like: np.ndarray) -> np.ndarray:
+        """A reusable scratch array shaped like ``like``: lr * G goes here, not into a new array."""
+        scratch = self.__dict__.setdefault("_scratch", {})
+        buf = scratch.get(key)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = scratch[key] = np.empty_like(like)
+        return buf
 
     def _buffer(self, key: str, like: np.ndarray) -> np.ndarray:
         buf = self.state.get(key)
@@ -89,7 +99,9 @@ class SGD(Optimizer):
     name = "sgd"
 
     def _update(self, key: str, P: np.ndarray, G: np.ndarray) -> None:
-        P -= P.dtype.type(self.lr) * G
+        # P -= lr * G without a temporary: lr * G into a reused scratch array, then subtract
+        step = np.multiply(G, P.dtype.type(self.lr), out=self._tmp(key, P))
+        P -= step
 
 
 class Momentum(Optimizer):
@@ -108,7 +120,7 @@ class Momentum(Optimizer):
             V = self.state[key]
             V *= P.dtype.type(self.momentum)
             V += G
-        P -= P.dtype.type(self.lr) * self.state[key]
+        P -= np.multiply(self.state[key], P.dtype.type(self.lr), out=self._tmp(key, P))
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "momentum": self.momentum}

@@ -16,6 +16,7 @@ every array's shape and dtype against the architecture before accepting it.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -86,29 +87,71 @@ def save(
         raise
 
 
-def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(header, arrays) from a model file, or ValueError saying what is wrong with it."""
-    path = Path(path)
+#: np.savez stores arrays uncompressed, so an archive declaring far more bytes than it holds is a
+#: zip bomb or a corrupt directory, not a model: reject it before decompressing anything
+MAX_EXPANSION = 64
+EXPANSION_SLACK = 1 << 20
+
+
+def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise ValueError(f"model file {str(path)!r} does not exist")
     if not path.is_file():
         raise ValueError(f"model file {str(path)!r} is not a file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        return path.read_bytes()  # read once: np.load never holds (or leaks) a file handle
+    except OSError as exc:
+        raise ValueError(f"cannot read model file {str(path)!r}: {exc.strerror}") from None
+
+
+def _check_zip(data: bytes, path: Path) -> None:
+    """Structural checks on the archive's directory before numpy reads any entry."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        declared = sum(info.file_size for info in infos)
+        if declared > MAX_EXPANSION * len(data) + EXPANSION_SLACK:
+            raise ValueError(
+                f"{path}: the archive declares {declared} bytes of arrays in a "
+                f"{len(data)}-byte file; it is corrupt or a zip bomb"
+            )
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                raise ValueError(
+                    f"{path}: unexpected entry {info.filename!r} (a chainrule .npz holds .npy "
+                    "arrays only)"
+                )
+
+
+def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(header, arrays) from a model file, or ValueError saying what is wrong with it."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if data.startswith(b"\x93NUMPY"):
+        raise ValueError(f"{path} is a single .npy array, not a chainrule .npz model")
+    if not data.startswith(b"PK"):
+        raise ValueError(
+            f"{path} is not a chainrule model file: expected an .npz (zip) archive, "
+            f"got a file starting with {data[:8]!r}"
+        )
+    try:
+        _check_zip(data, path)
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError(f"{path} is a single .npy array, not a chainrule .npz model")
+                raise ValueError(f"{path} is not a chainrule .npz model")
             arrays = {key: archive[key] for key in archive.files}
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "pickled" in str(exc).lower():
             raise ValueError(
                 f"{path} holds pickled/object arrays; chainrule never unpickles model files"
             ) from None
+        if str(exc).startswith(str(path)):
+            raise
         raise ValueError(f"{path} is not a valid chainrule model file: {exc}") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, TypeError) as exc:
         raise ValueError(
             f"{path} is not a valid chainrule model file (.npz): {type(exc).__name__}: {exc}"
         ) from None
-    except Exception as exc:  # zlib.error, struct.error, ... from a corrupt archive
+    except Exception as exc:  # zlib.error, struct.error, MemoryError, ... from a corrupt archive
         raise ValueError(
             f"{path} is not a valid chainrule model file (corrupt archive: {type(exc).__name__})"
         ) from None
@@ -121,7 +164,7 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
         raise ValueError(f"{path}: the model header must be a JSON string, got {raw.dtype}")
     try:
         header = json.loads(str(raw))
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 5000-digit int, [[[[...
         raise ValueError(f"{path}: the model header is not valid JSON ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{path}: not a chainrule model (format field is missing or wrong)")
@@ -133,7 +176,23 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
     return header, arrays
 
 
-def _build(header: dict[str, Any], path: Path) -> Sequential:
+def _check_sizes(i: int, spec: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Before building a Dense layer, check its sizes against the stored W: a crafted file must
+    not make ``load`` allocate (and randomly initialise) a huge matrix it does not even hold."""
+    config = spec.get("config")
+    if spec["type"] != "Dense" or not isinstance(config, dict):
+        return
+    n_in, n_out = config.get("n_in"), config.get("n_out")
+    W = arrays.get(f"layers/{i}/W")
+    if isinstance(n_in, int) and isinstance(n_out, int) and W is not None:
+        if W.shape != (n_out, n_in):
+            raise ValueError(
+                f"{path}: array 'layers/{i}/W' has shape {W.shape}, but the architecture "
+                f"needs {(n_out, n_in)}"
+            )
+
+
+def _build(header: dict[str, Any], path: Path, arrays: dict[str, np.ndarray]) -> Sequential:
     specs = header.get("layers")
     if not isinstance(specs, list) or not specs:
         raise ValueError(f"{path}: the architecture lists no layers")
@@ -150,9 +209,10 @@ def _build(header: dict[str, Any], path: Path) -> Sequential:
         config = spec.get("config", {})
         if not isinstance(config, dict):
             raise ValueError(f"{path}: layer {i} config must be an object, got {config!r}")
+        _check_sizes(i, spec, arrays, path)
         try:
             layers.append(cls.from_config(config))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, MemoryError, OverflowError) as exc:
             raise ValueError(
                 f"{path}: layer {i} ({spec['type']}) has a bad config: {exc}"
             ) from None
@@ -189,7 +249,7 @@ def load_with_extras(
     """Load a model plus the extra metadata and arrays a checkpoint stored with it."""
     path = Path(path)
     header, arrays = read_archive(path)
-    net = _build(header, path)
+    net = _build(header, path, arrays)
     for i, layer in enumerate(net.layers):
         for name in layer.param_names + layer.buffer_names:
             setattr(layer, name, _take(arrays, f"layers/{i}/{name}", getattr(layer, name), path))

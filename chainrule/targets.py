@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule.validation import check_labels
 
-__all__ = ["encode_targets", "one_hot"]
+__all__ = ["encode_targets", "one_hot", "check_class_count"]
 
 
 def one_hot(labels: np.ndarray, K: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
@@ -27,8 +27,8 @@ def one_hot(labels: np.ndarray, K: int, dtype: np.dtype | type = np.float64) -> 
 def _integer_labels(y: np.ndarray, name: str) -> np.ndarray:
     if y.dtype.kind == "f":
         if not np.all(y == np.round(y)):
-            bad = y[y != np.round(y)][0]
-            raise ValueError(f"{name} must hold integer class labels, got {bad!r}")
+            bad = y[y != np.round(y)][0].item()
+            raise ValueError(f"{name} must hold integer class labels 0..K-1, got {bad!r}")
     return y.astype(np.int64)
 
 
@@ -41,8 +41,11 @@ def encode_targets(
         arr2 = arr
         if arr2.shape != (m, n_out):
             raise ValueError(f"multi-label y must have shape ({m}, {n_out}), got {arr2.shape}")
+        if arr2.dtype.kind not in "biuf":
+            raise TypeError(f"y must hold numbers 0/1, got dtype {arr2.dtype}")
         if not np.isin(arr2, (0, 1)).all():
-            raise ValueError("binary cross-entropy needs labels in {0, 1}")
+            bad = arr2[~np.isin(arr2, (0, 1))][0].item()
+            raise ValueError(f"binary cross-entropy needs labels in {{0, 1}}, got {bad!r}")
         return np.ascontiguousarray(arr2.T, dtype=dtype)
     if loss_name == "mse" and isinstance(arr, np.ndarray) and arr.ndim == 2 and arr.shape[1] > 1:
         if arr.shape != (m, n_out):
@@ -64,8 +67,9 @@ def encode_targets(
         bad = ~np.isin(y1, (0, 1))
         if bad.any():
             raise ValueError(
-                f"binary cross-entropy needs labels in {{0, 1}}, got {y1[bad][0]!r} "
-                f"(labels seen: {np.unique(y1)[:10].tolist()})"
+                f"binary cross-entropy needs labels in {{0, 1}}, got {y1[bad][0].item()!r} "
+                f"(labels seen: {np.unique(y1)[:10].tolist()}); for K classes use "
+                "output='softmax'"
             )
         return y1.reshape(1, m).astype(dtype)
     if loss_name == "ce":
@@ -80,3 +84,27 @@ def encode_targets(
     if n_out != 1:
         raise ValueError(f"y must have shape ({m}, {n_out}) for {n_out} outputs, got {y1.shape}")
     return y1.reshape(1, m).astype(dtype)
+
+
+def check_class_count(loss_name: str, Y: np.ndarray) -> None:
+    """Training a classifier needs at least two classes; raise if every label is the same.
+
+    ``Y`` is the encoded target matrix (n[L], m). For a single sigmoid output the classes are 0
+    and 1; for softmax they are the rows of the one-hot Y. Multi-label sigmoid outputs and
+    regression are not checked. Only :func:`chainrule.training.fit` calls this: scoring or
+    validating on a one-class subset is legitimate.
+    """
+    if loss_name == "bce" and Y.shape[0] == 1:
+        present = np.unique(Y)
+    elif loss_name == "ce":
+        present = np.flatnonzero(Y.any(axis=1))
+    else:
+        return
+    if present.size < 2:
+        only = present[0].item() if present.size else None
+        only = int(only) if isinstance(only, float) and only.is_integer() else only
+        need = "0 and 1" if loss_name == "bce" else f"0..{Y.shape[0] - 1}"
+        raise ValueError(
+            f"y holds a single class ({only!r} for all {Y.shape[-1]} examples); a classifier "
+            f"needs at least two classes (labels {need})"
+        )

@@ -6,6 +6,7 @@ forward -> cost -> backward (fills every dC_dW, dC_db) -> optimizer update.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from chainrule.network import Sequential, to_engine
 from chainrule.optimizers import make_optimizer
 from chainrule.progress import EpochReporter
 from chainrule.standardize import Standardizer
+from chainrule.targets import check_class_count
 from chainrule.validation import check_positive_float, check_positive_int, check_X
 
 __all__ = ["fit", "DivergenceWarning"]
@@ -37,6 +39,39 @@ def _batch_correct(loss_name: str, A: np.ndarray, Y: np.ndarray) -> int:
     if loss_name == "bce":
         return int(np.count_nonzero(np.all((A >= 0.5) == (Y >= 0.5), axis=0)))
     return 0
+
+
+def _batch(
+    X: np.ndarray,
+    Y: np.ndarray,
+    perm: np.ndarray | None,
+    start: int,
+    batch_size: int,
+    buffers: dict[int, tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The batch X[perm[start:start+B]] (B, ...) and its targets Y[:, ...] (n[L], B).
+
+    Without shuffling these are views (slices). With shuffling the B rows are gathered into a
+    contiguous buffer reused from batch to batch (one per batch size: the last batch may be
+    shorter). This moves exactly the bytes that shuffling the whole array once per epoch would
+    move, without a second copy of the training set in memory. The returned arrays are
+    overwritten by the next batch.
+    """
+    stop = min(start + batch_size, X.shape[0])
+    if perm is None:
+        return X[start:stop], Y[:, start:stop]
+    idx = perm[start:stop]
+    B = stop - start
+    bufs = buffers.get(B)
+    if bufs is None:
+        bufs = buffers[B] = (
+            np.empty((B, *X.shape[1:]), dtype=X.dtype),
+            np.empty((Y.shape[0], B), dtype=Y.dtype),
+        )
+    # mode="clip" skips NumPy's defensive copy of ``out`` (the indices are valid anyway)
+    Xb = np.take(X, idx, axis=0, out=bufs[0], mode="clip")  # (B, n[0])
+    Yb = np.take(Y, idx, axis=1, out=bufs[1], mode="clip")  # (n[L], B)
+    return Xb, Yb
 
 
 def _accuracy(net: Sequential, A0: np.ndarray, Y: np.ndarray) -> float | None:
@@ -67,6 +102,10 @@ def fit(
     verbose: bool = True,
     seed: int | None = None,
     callbacks: Sequence[Callback] = (),
+    diagnostics: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: str | os.PathLike[str] | None = None,
 ) -> dict[str, list[Any]]:
     """Train ``net`` on X (m, features) and y (m,); return the history of per-epoch lists.
 
@@ -77,6 +116,14 @@ def fit(
 
     ``standardize=True`` fits a :class:`~chainrule.standardize.Standardizer` on X and stores it in
     the network, so predict() applies the same scaling.
+
+    ``diagnostics=True`` adds per-layer gradient norms, update/weight ratios, saturated and dead
+    unit fractions to the history, once per epoch (see :mod:`chainrule.diagnostics`).
+
+    ``checkpoint="run.npz"`` saves the weights, optimizer state, random-generator states and
+    history every ``checkpoint_every`` epochs and at the end; ``resume="run.npz"`` continues such
+    a run (``epochs`` is then the total), bit-identical to an uninterrupted one with the same
+    arguments (see :mod:`chainrule.checkpoint`).
     """
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
@@ -91,12 +138,14 @@ def fit(
         eps=eps,
         weight_decay=weight_decay,
     )
-    X = check_X(X, net.input_shape, dtype=np.float64)
-    if standardize:
+    if standardize:  # statistics in float64; without it no float64 copy of X is ever made
+        X = check_X(X, net.input_shape, dtype=np.float64)
         net.standardizer = Standardizer().fit(X)
-    X = net._prepare_X(X)  # standardizes (if any) and casts to the network's dtype
+    X = net._prepare_X(X)  # standardizes (if any) and casts to the network's dtype (no copy
+    # when X already has it: float32 data is used as it is)
     m = X.shape[0]
     Y = net._prepare_Y(y, m)
+    check_class_count(net.loss.name, Y)  # "all labels equal" cannot train a classifier
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -114,6 +163,22 @@ def fit(
         if classify:
             history["val_accuracy"] = []
     reporter = EpochReporter(epochs) if verbose else None
+    if diagnostics:
+        from chainrule.diagnostics import Diagnostics
+
+        callbacks = [*callbacks, Diagnostics(net, X, Y, history)]
+
+    ckpt = None
+    start_epoch = 0
+    if checkpoint is not None or resume is not None:
+        from chainrule.checkpoint import Checkpointer
+
+        settings = {"batch_size": batch_size, "shuffle": bool(shuffle), "standardize": standardize}
+        ckpt = Checkpointer(
+            net, opt, rng, X, Y, path=checkpoint, every=checkpoint_every, settings=settings
+        )
+        if resume is not None:
+            start_epoch = ckpt.resume(resume, history)
 
     net.train()
     layers_with_input = [la for la in net.layers if la.param_names]
@@ -123,26 +188,23 @@ def fit(
         if first_index == 0:
             layers_with_input[0].propagate = False
     snapshot = [(P, P.copy()) for _, P, _, _ in net.parameters()]
+    gather_buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     # Overflow inside a diverging step must not warn: the non-finite cost is detected below.
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
     try:
         errstate.__enter__()
-        for epoch in range(1, epochs + 1):
+        for epoch in range(start_epoch + 1, epochs + 1):
             t0 = time.perf_counter()
-            if shuffle:
-                perm = rng.permutation(m)
-                Xs, Ys = X[perm], Y[:, perm]  # one gather per epoch: batches are slices
-            else:
-                Xs, Ys = X, Y
+            perm = rng.permutation(m) if shuffle else None
             total, correct = 0.0, 0
-            for start in range(0, m, batch_size):
-                A0 = to_engine(Xs[start : start + batch_size])  # (n[0], B) view
-                Yb = Ys[:, start : start + batch_size]
-                cost, A = net.forward_backward(A0, Yb)
-                total += cost * Yb.shape[1]
-                if classify:
-                    correct += _batch_correct(net.loss.name, A, Yb)
-                opt.step(net.parameters())
+            with net.fast_mode():  # layers reuse their buffers; nothing is allocated per batch
+                for start in range(0, m, batch_size):
+                    Xb, Yb = _batch(X, Y, perm, start, batch_size, gather_buffers)
+                    cost, A = net.forward_backward(to_engine(Xb), Yb)  # A[0]: (n[0], B) view
+                    total += cost * Yb.shape[1]
+                    if classify:
+                        correct += _batch_correct(net.loss.name, A, Yb)
+                    opt.step(net.parameters())
             epoch_cost = total / m
             if not np.isfinite(epoch_cost):
                 for P, saved in snapshot:
@@ -173,6 +235,8 @@ def fit(
             stop = False
             for cb in callbacks:
                 stop = bool(cb(net, epoch, logs)) or stop
+            if ckpt is not None:
+                ckpt.epoch_end(epoch, history, last=stop or epoch == epochs)
             if stop:
                 break
     finally:

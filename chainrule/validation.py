@@ -17,6 +17,12 @@ def _describe(a: np.ndarray) -> str:
     return f"array of shape {a.shape} and dtype {a.dtype}"
 
 
+def _all_finite(arr: np.ndarray) -> bool:
+    """True when no entry is NaN or +-inf: min and max propagate NaN and reach the infinities,
+    so two reductions decide it without an (m, ...) boolean temporary as large as X."""
+    return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
+
+
 def check_X(
     X: Any,
     input_shape: tuple[int, ...] | None = None,
@@ -28,7 +34,7 @@ def check_X(
     ``input_shape`` is the per-example shape the network expects: (n[0],) for dense networks,
     (C, H, W) for images. None accepts any 2-D array.
     """
-    if isinstance(X, (str, bytes)):
+    if X is None or isinstance(X, (str, bytes, dict)):
         raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}")
     try:
         arr = np.asarray(X)
@@ -56,21 +62,32 @@ def check_X(
             f"{name} has per-example shape {tuple(arr.shape[1:])}, but the network expects "
             f"{tuple(input_shape)} (n[0] = {int(np.prod(input_shape))} features)"
         )
-    arr = arr.astype(dtype, copy=False)
-    if not np.all(np.isfinite(arr)):
+    if arr.dtype.kind == "f" and not _all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
             f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
             "clean or impute the data first"
         )
-    return arr
+    target = np.dtype(dtype)
+    if target.kind == "f" and arr.dtype.kind == "f" and arr.dtype.itemsize > target.itemsize:
+        # a value beyond the target dtype's range would silently become inf (and warn)
+        biggest = max(abs(float(np.min(arr))), abs(float(np.max(arr))))
+        if biggest > float(np.finfo(target).max):
+            raise ValueError(
+                f"{name} has values up to {biggest:.3g}, beyond the range of {target} "
+                f"(max {float(np.finfo(target).max):.3g}); rescale the data first"
+            )
+    return arr.astype(target, copy=False)
 
 
 def check_labels(y: Any, m: int, name: str = "y") -> np.ndarray:
     """Return y as a 1-D array of length m (numeric), or raise naming the mismatch."""
-    if isinstance(y, (str, bytes)):
+    if y is None or isinstance(y, (str, bytes, dict)):
         raise TypeError(f"{name} must be an array of labels, got {type(y).__name__}")
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if arr.ndim == 2 and arr.shape[1] == 1:

@@ -21,6 +21,10 @@ __all__ = [
 ]
 
 
+#: more parameters than this cannot be initialised on an ordinary machine: refuse up front
+MAX_PARAMS = 2**28
+
+
 def parse_layers(text: str) -> list[int]:
     """ "2,3,3,1" -> [2, 3, 3, 1], with a clear error for anything else."""
     try:
@@ -31,6 +35,12 @@ def parse_layers(text: str) -> list[int]:
         ) from None
     if len(sizes) < 2:
         raise ValueError(f"--layers needs at least an input and an output size, got {text!r}")
+    n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    if n_params > MAX_PARAMS:
+        raise ValueError(
+            f"--layers {text} means {n_params:,} parameters ({n_params * 8 / 2**30:,.0f} GiB in "
+            f"float64); expected at most {MAX_PARAMS:,}"
+        )
     return sizes
 
 
@@ -63,6 +73,20 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", help="write the trained model to this .npz file")
     p.add_argument("--quiet", action="store_true", help="print only the final accuracy")
+    p.add_argument(
+        "--plot",
+        help="write cost/accuracy curves (train and test split), plus the decision boundary "
+        "for 2-D data, to this PNG (needs matplotlib)",
+    )
+    p.add_argument("--checkpoint", help="save a resumable checkpoint (.npz) during training")
+    p.add_argument(
+        "--checkpoint-every", type=int, default=1, help="epochs between checkpoints (default 1)"
+    )
+    p.add_argument(
+        "--resume",
+        help="continue from this checkpoint: rerun the same command with --resume FILE; "
+        "--epochs is the total",
+    )
 
 
 def _default_output(data: cr.datasets.Dataset) -> str:
@@ -75,6 +99,12 @@ def _default_layers(data: cr.datasets.Dataset) -> list[int]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.plot:
+        from chainrule.plots import check_plot_path
+
+        check_plot_path(args.plot)  # before training, not after
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an int >= 0, got {args.seed}")
     data = load_data(args)
     sizes = parse_layers(args.layers) if args.layers else _default_layers(data)
     if data.image_shape is not None and len(data.X_train.shape) > 2:
@@ -108,8 +138,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         standardize=not args.no_standardize,
         verbose=not args.quiet,
         seed=args.seed,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        **({"validation_data": (X_test, data.y_test)} if args.plot else {}),
     )
     _report(net, data, X_train, X_test)
+    if args.plot:
+        from chainrule.plots import plot_training
+
+        plot_training(net.history, args.plot, net, X_test, data.y_test)
+        print(f"saved plot to {args.plot}")
     if args.save:
         net.save(args.save)
         print(f"saved model to {args.save}")

@@ -86,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, ImportError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (MemoryError, OverflowError) as exc:  # absurd sizes, e.g. --layers 2,10000000000,1
+        print(f"error: too large: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -2,6 +2,10 @@
 
 Each backward applies the chain rule dC/dZ = dC/dA * dA/dZ, where for an element-wise g the
 Jacobian dA/dZ is diagonal, so the product is element-wise: dC_dZ = dC_dA * g'(Z), all (n[l], m).
+
+In fast mode (``reuse_buffers``, switched on by ``fit`` and ``predict``) ReLU, Sigmoid, Tanh and
+Softmax compute the same numbers with ``out=`` into arrays they own, so no temporary is allocated
+per batch; outside fast mode every call returns fresh arrays.
 """
 
 from __future__ import annotations
@@ -60,6 +64,12 @@ class Sigmoid(Activation):
         sigmoid'(z) = sigmoid(z) (1 - sigmoid(z)), so the cached output A is all we need.
         """
         A = self._cached("A")
+        if self.reuse_buffers:
+            dC_dZ = self.workspace("dC_dZ", A.shape, A.dtype)
+            np.subtract(1, A, out=dC_dZ)  # 1 - A
+            dC_dZ *= A  # A (1 - A)
+            dC_dZ *= dC_dA
+            return dC_dZ
         return dC_dA * A * (1 - A)
 
 
@@ -70,12 +80,21 @@ class Tanh(Activation):
     name = "tanh"
 
     def forward(self, Z: np.ndarray) -> np.ndarray:
-        self.A = np.tanh(Z)
+        if self.reuse_buffers:
+            self.A = np.tanh(Z, out=self.workspace("A", Z.shape, Z.dtype))
+        else:
+            self.A = np.tanh(Z)
         return self.A
 
     def backward(self, dC_dA: np.ndarray) -> np.ndarray:
         """dC_dZ = dC_dA * (1 - A**2)  : all (n[l], m), since tanh'(z) = 1 - tanh(z)^2."""
         A = self._cached("A")
+        if self.reuse_buffers:
+            dC_dZ = self.workspace("dC_dZ", A.shape, A.dtype)
+            np.multiply(A, A, out=dC_dZ)
+            np.subtract(1, dC_dZ, out=dC_dZ)  # 1 - A^2
+            dC_dZ *= dC_dA
+            return dC_dZ
         return dC_dA * (1 - A * A)
 
 
@@ -86,7 +105,10 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, Z: np.ndarray) -> np.ndarray:
-        self.A = np.maximum(Z, 0)
+        if self.reuse_buffers:  # same max(Z, 0), written into this layer's (n[l], m) buffer
+            self.A = np.maximum(Z, 0, out=self.workspace("A", Z.shape, Z.dtype))
+        else:
+            self.A = np.maximum(Z, 0)
         return self.A
 
     def backward(self, dC_dA: np.ndarray) -> np.ndarray:
@@ -96,6 +118,11 @@ class ReLU(Activation):
         A > 0 exactly where Z > 0, so the cached output serves as the mask.
         """
         A = self._cached("A")
+        if self.reuse_buffers:
+            # two passes over (n[l], m), no temporaries: a boolean mask, then one multiply
+            mask = np.greater(A, 0, out=self.workspace("mask", A.shape, np.dtype(bool)))
+            dC_dZ = self.workspace("dC_dZ", A.shape, dC_dA.dtype)
+            return np.multiply(dC_dA, mask, out=dC_dZ)
         return np.where(A > 0, dC_dA, 0).astype(dC_dA.dtype, copy=False)
 
 
@@ -131,7 +158,14 @@ class Softmax(Activation):
     name = "softmax"
 
     def forward(self, Z: np.ndarray) -> np.ndarray:
-        self.A = F.softmax(Z, axis=0)
+        if self.reuse_buffers:  # F.softmax's steps, in this layer's own (K, m) buffer
+            A = self.workspace("A", Z.shape, Z.dtype)
+            np.subtract(Z, Z.max(axis=0, keepdims=True), out=A)  # every exponent <= 0
+            np.exp(A, out=A)
+            A /= A.sum(axis=0, keepdims=True)  # (K, m) / (1, m)
+            self.A = A
+        else:
+            self.A = F.softmax(Z, axis=0)
         return self.A
 
     def backward(self, dC_dA: np.ndarray) -> np.ndarray:

@@ -40,8 +40,28 @@ class Layer:
     #: arrays that are saved with the model but are not trained by gradient descent
     buffer_names: ClassVar[tuple[str, ...]] = ()
 
+    #: Fast mode, switched on by ``Sequential.fast_mode()`` (inside ``fit`` and ``predict``): a
+    #: layer may then write its outputs and gradients into arrays it owns and reuses on the next
+    #: call (see :meth:`workspace`). An array returned in fast mode is valid only until the same
+    #: layer's next forward (for outputs) or backward (for gradients) call. Off by default, so a
+    #: layer called directly always returns fresh arrays.
+    reuse_buffers: bool = False
+
     def __init__(self) -> None:
         self.training = True
+
+    def workspace(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A preallocated array for ``key``, reused while shape and dtype stay the same.
+
+        A new batch size (the last, partial batch) or dtype allocates a new array, so a stale
+        buffer of another shape is never returned. The contents are uninitialised.
+        """
+        store = self.__dict__.setdefault("_workspace", {})
+        buf = store.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype=dtype)
+            store[key] = buf
+        return buf
 
     # --- the contract -------------------------------------------------------------------------
     def forward(self, A_prev: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract

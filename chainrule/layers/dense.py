@@ -54,6 +54,7 @@ class Dense(Layer):
         self.dC_dW: np.ndarray | None = None
         self.dC_db: np.ndarray | None = None
         self.A_prev: np.ndarray | None = None
+        self._ones: np.ndarray | None = None
         #: False for a network's first layer during training: its dC/dA[0] is never used.
         self.propagate = True
 
@@ -68,7 +69,11 @@ class Dense(Layer):
                 f"Dense layer expects input of shape ({self.n_in}, m), got {A_prev.shape}"
             )
         self.A_prev = A_prev
-        Z = self.W @ A_prev  # (n[l], m)
+        if self.reuse_buffers:  # fast mode: write into this layer's own (n[l], m) buffer
+            Z = self.workspace("Z", (self.n_out, A_prev.shape[1]), self.W.dtype)
+            np.matmul(self.W, A_prev, out=Z)  # (n[l], m)
+        else:
+            Z = self.W @ A_prev  # (n[l], m)
         Z += self.b  # broadcast (n[l], 1) over m, in place: no extra temporary
         return Z
 
@@ -85,16 +90,45 @@ class Dense(Layer):
            (dZ/db = 1 for every example, so the bias gradient sums dC_dZ, NOT dC_dW, over m.
            The notebook summed dC_dW, which has the wrong meaning and n[l-1] columns, not m.)
         3. dC_dA_prev = W.T @ dC_dZ   : (n[l-1], n[l]) @ (n[l], m) -> (n[l-1], m)
+           (dZ[i, j]/dA_prev[k, j] = W[i, k]; the product sums over the n[l] neurons. Skipped,
+           returning None, when ``propagate`` is False: a first layer's dC/dA[0] is never used.)
 
         No 1/m here: dC_dZ already carries it from the cost's gradient.
+
+        In fast mode (``reuse_buffers``) the same three products write into arrays the layer
+        owns (``out=``): dC_dW and dC_db are overwritten in place, and the sum over m of step 2
+        becomes a matrix-vector product with a vector of ones, dC_dZ @ 1 : (n[l], m) @ (m,).
         """
-        if self.A_prev is None:
+        A_prev = self.A_prev
+        if A_prev is None:
             raise RuntimeError("backward called before forward")
-        self.dC_dW = dC_dZ @ self.A_prev.T  # (n[l], n[l-1])
+        if self.reuse_buffers:
+            return self._backward_fast(dC_dZ, A_prev)
+        self.dC_dW = dC_dZ @ A_prev.T  # (n[l], n[l-1])
         self.dC_db = np.sum(dC_dZ, axis=1, keepdims=True)  # (n[l], 1)
         if not self.propagate:
             return None
         return self.W.T @ dC_dZ  # (n[l-1], m)
+
+    def _backward_fast(self, dC_dZ: np.ndarray, A_prev: np.ndarray) -> np.ndarray | None:
+        """The same three steps as :meth:`backward`, without allocating (see its docstring)."""
+        dtype = self.W.dtype
+        m = dC_dZ.shape[1]
+        dC_dW = self.dC_dW
+        if dC_dW is None or dC_dW.shape != self.W.shape or dC_dW.dtype != dtype:
+            dC_dW = self.dC_dW = np.empty_like(self.W)
+        dC_db = self.dC_db
+        if dC_db is None or dC_db.shape != self.b.shape or dC_db.dtype != dtype:
+            dC_db = self.dC_db = np.empty_like(self.b)
+        np.matmul(dC_dZ, A_prev.T, out=dC_dW)  # (n[l], m) @ (m, n[l-1])
+        ones = getattr(self, "_ones", None)
+        if ones is None or ones.shape[0] != m or ones.dtype != dtype:
+            ones = self._ones = np.ones(m, dtype=dtype)  # (m,), refilled only when m changes
+        np.matmul(dC_dZ, ones, out=dC_db[:, 0])  # (n[l], m) @ (m,) -> (n[l],): sum over m
+        if not self.propagate:
+            return None
+        dC_dA_prev = self.workspace("dC_dA_prev", (self.n_in, m), dtype)
+        return np.matmul(self.W.T, dC_dZ, out=dC_dA_prev)  # (n[l-1], n[l]) @ (n[l], m)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if tuple(input_shape) != (self.n_in,):

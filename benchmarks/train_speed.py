@@ -1,0 +1,391 @@
+"""Training and inference speed of chainrule vs PyTorch 2.13 (CPU) and scikit-learn, ONE run.
+
+The MLP 784-256-128-10 (ReLU, softmax cross-entropy, plain SGD lr 0.1, batch 128) over 60,000
+examples of 784 features (real MNIST when ``chainrule.datasets.load("mnist")`` works offline,
+otherwise random float32 pixels with random labels; the output says which). Every figure of
+issue 3's table comes from this one process, measured in interleaved rounds (each round runs
+every contender once, in a rotating order) with the same thread count for all:
+
+* chainrule epoch time / PyTorch epoch time (manual batching loop: randperm, index, step)
+* chainrule epoch time / scikit-learn MLPClassifier epoch time (partial_fit = one epoch;
+  solver="sgd", momentum=0, alpha=0, same architecture, batch size and learning rate)
+* GEMM-only lower bound / chainrule epoch time: the 8 matrix products of every batch (3 forward,
+  3 dC_dW, 2 dC_dA_prev; the first layer's dC/dA[0] is not needed), timed alone on the same
+  shapes; FLOPs / that time is the BLAS rate of this run
+* chainrule inference samples/s / PyTorch's, batches of 1024 (predict_proba vs softmax(model(x)))
+* peak RSS of a training process / PyTorch's: two fresh subprocesses that load the same .npy
+  data and train one epoch; each reports its own ru_maxrss
+
+chainrule's epoch time is ``history["epoch_time"]`` (shuffle + every batch + bookkeeping); the
+wall time of the whole ``fit`` call (which also validates X once) is printed too.
+
+    python benchmarks/train_speed.py                    # the numbers in docs/performance.md
+    python benchmarks/train_speed.py --quick            # a smoke run on 6,000 examples
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SIZES = (784, 256, 128, 10)
+BATCH = 128
+LR = 0.1
+INFER_BATCH = 1024
+TARGETS = {  # figure -> (target, "<=" or ">=")
+    "chainrule / PyTorch epoch time": (0.6, "<="),
+    "chainrule / scikit-learn epoch time": (0.5, "<="),
+    "GEMM-only bound / chainrule epoch time": (0.70, ">="),
+    "chainrule / PyTorch inference samples/s": (1.1, ">="),
+    "chainrule / PyTorch peak training RSS": (0.5, "<="),
+}
+
+
+# --- data ----------------------------------------------------------------------------------------
+def load_data(kind: str, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(X (m, 784) float32, y (m,) int64, X_test (10000, 784) float32, description)."""
+    if kind in ("auto", "mnist"):
+        try:
+            import chainrule as cr
+
+            d = cr.datasets.load("mnist")
+            X = np.ascontiguousarray(d.X_train.reshape(len(d.X_train), -1)[:m], dtype=np.float32)
+            Xt = np.ascontiguousarray(d.X_test.reshape(len(d.X_test), -1), dtype=np.float32)
+            return X, np.asarray(d.y_train[:m], dtype=np.int64), Xt, f"real MNIST ({len(X):,})"
+        except Exception as exc:  # noqa: BLE001 - fall back to random data, and say so
+            if kind == "mnist":
+                raise
+            print(f"(MNIST not available: {exc}; using random data)")
+    rng = np.random.default_rng(0)
+    X = rng.random((m, SIZES[0]), dtype=np.float32)
+    Xt = rng.random((10000, SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, SIZES[-1], m)
+    return X, y, Xt, f"random float32 pixels, random labels ({m:,})"
+
+
+# --- contenders ----------------------------------------------------------------------------------
+class Chainrule:
+    def __init__(self, X: np.ndarray, y: np.ndarray, verbose: bool = False) -> None:
+        import chainrule as cr
+
+        self.net = cr.mlp(list(SIZES), activation="relu", output="softmax", seed=0)
+        self.X, self.y, self.verbose = X, y, verbose
+        self.round = 0
+        self.wall: list[float] = []
+
+    def epoch(self) -> float:
+        self.round += 1
+        t0 = time.perf_counter()
+        if self.verbose:  # progress lines on (to /dev/null): the per-epoch reporter's cost
+            with open(os.devnull, "w") as sink:
+                stdout, sys.stdout = sys.stdout, sink
+                try:
+                    h = self._fit(True)
+                finally:
+                    sys.stdout = stdout
+        else:
+            h = self._fit(False)
+        self.wall.append(time.perf_counter() - t0)
+        return float(h["epoch_time"][0])
+
+    def _fit(self, verbose: bool) -> dict[str, Any]:
+        return self.net.fit(
+            self.X, self.y, epochs=1, lr=LR, batch_size=BATCH, verbose=verbose, seed=self.round
+        )
+
+    def infer(self, Xt: np.ndarray) -> float:
+        t0 = time.perf_counter()
+        for s in range(0, len(Xt), INFER_BATCH):
+            self.net.predict_proba(Xt[s : s + INFER_BATCH])
+        return len(Xt) / (time.perf_counter() - t0)
+
+
+class Torch:
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        import torch
+
+        self.torch = torch
+        torch.manual_seed(0)
+        n = SIZES
+        self.model = torch.nn.Sequential(
+            torch.nn.Linear(n[0], n[1]),
+            torch.nn.ReLU(),
+            torch.nn.Linear(n[1], n[2]),
+            torch.nn.ReLU(),
+            torch.nn.Linear(n[2], n[3]),
+        )
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR, momentum=0.0)
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
+
+    def epoch(self) -> float:
+        torch, model, opt = self.torch, self.model, self.opt
+        F = torch.nn.functional
+        m = self.X.shape[0]
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(m)
+        total = 0.0
+        for s in range(0, m, BATCH):
+            idx = perm[s : s + BATCH]
+            xb, yb = self.X[idx], self.y[idx]
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        return time.perf_counter() - t0
+
+    def infer(self, Xt: np.ndarray) -> float:
+        torch = self.torch
+        self.model.eval()
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for s in range(0, len(Xt), INFER_BATCH):
+                torch.softmax(self.model(torch.from_numpy(Xt[s : s + INFER_BATCH])), dim=1)
+        return len(Xt) / (time.perf_counter() - t0)
+
+
+class Sklearn:
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        from sklearn.neural_network import MLPClassifier
+
+        self.clf = MLPClassifier(
+            hidden_layer_sizes=SIZES[1:-1],
+            activation="relu",
+            solver="sgd",
+            learning_rate_init=LR,
+            momentum=0.0,
+            nesterovs_momentum=False,
+            alpha=0.0,
+            batch_size=BATCH,
+            shuffle=True,
+            random_state=0,
+        )
+        self.X, self.y = X, y
+        self.classes = np.arange(SIZES[-1])
+
+    def epoch(self) -> float:
+        t0 = time.perf_counter()
+        self.clf.partial_fit(self.X, self.y, classes=self.classes)  # one pass over the data
+        return time.perf_counter() - t0
+
+
+class GemmOnly:
+    """The 8 matrix products of each batch, into preallocated outputs: a lower bound."""
+
+    def __init__(self, X: np.ndarray) -> None:
+        rng = np.random.default_rng(0)
+        n = SIZES
+        self.X = X
+        self.W = [
+            (rng.standard_normal((n[i + 1], n[i])) * 0.05).astype(np.float32) for i in range(3)
+        ]
+        self.m = X.shape[0]
+
+    def flops(self) -> float:
+        n, total = SIZES, 0.0
+        for s in range(0, self.m, BATCH):
+            B = min(BATCH, self.m - s)
+            fwd = sum(n[i] * n[i + 1] for i in range(3))
+            total += 2 * B * (2 * fwd + n[1] * n[2] + n[2] * n[3])
+        return total
+
+    def epoch(self) -> float:
+        W1, W2, W3 = self.W
+        bufs: dict[int, list[np.ndarray]] = {}
+        dW = [np.empty_like(W) for W in self.W]
+        mm = np.matmul
+        t0 = time.perf_counter()
+        for s in range(0, self.m, BATCH):
+            A0 = self.X[s : s + BATCH].T  # (784, B)
+            B = A0.shape[1]
+            if B not in bufs:
+                bufs[B] = [np.empty((k, B), np.float32) for k in SIZES[1:]]
+            Z1, Z2, Z3 = bufs[B]
+            mm(W1, A0, out=Z1)
+            mm(W2, Z1, out=Z2)
+            mm(W3, Z2, out=Z3)
+            mm(Z3, Z2.T, out=dW[2])
+            mm(W3.T, Z3, out=Z2)
+            mm(Z2, Z1.T, out=dW[1])
+            mm(W2.T, Z2, out=Z1)
+            mm(Z1, A0.T, out=dW[0])
+        return time.perf_counter() - t0
+
+
+# --- peak RSS in fresh processes ------------------------------------------------------------------
+def peak_rss_mb() -> float:
+    """This process's peak resident set size: VmHWM from /proc (Linux).
+
+    ``getrusage(RUSAGE_SELF).ru_maxrss`` would do on a fresh interpreter, but Linux carries the
+    high-water mark of the forked parent across exec, so a child of a big parent reports the
+    parent's peak; VmHWM belongs to the new address space only.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB -> MB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def rss_worker(lib: str, data_dir: str) -> None:
+    X = np.load(Path(data_dir) / "X.npy")
+    y = np.load(Path(data_dir) / "y.npy")
+    if lib == "chainrule":
+        Chainrule(X, y).epoch()
+    else:
+        Torch(X, y).epoch()
+    rss_mb = peak_rss_mb()
+    print(json.dumps({"lib": lib, "peak_rss_mb": rss_mb}))
+
+
+def measure_rss(X: np.ndarray, y: np.ndarray, threads: int, repeats: int) -> dict[str, list]:
+    out: dict[str, list] = {"chainrule": [], "torch": []}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "X.npy", X)
+        np.save(Path(tmp) / "y.npy", y)
+        for _ in range(repeats):
+            for lib in ("chainrule", "torch"):
+                cmd = [sys.executable, __file__, "--rss-worker", lib, "--data-dir", tmp]
+                res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+                out[lib].append(json.loads(res.stdout.strip().splitlines()[-1])["peak_rss_mb"])
+    return out
+
+
+# --- the run ------------------------------------------------------------------------------------
+def stats(v: list[float]) -> str:
+    return f"{statistics.median(v):.3f} (min {min(v):.3f}, max {max(v):.3f})"
+
+
+def ratio_stats(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """median, min, max of the per-round ratios a[i] / b[i] (rounds are interleaved)."""
+    r = [x / y for x, y in zip(a, b)]
+    return statistics.median(r), min(r), max(r)
+
+
+def blas_description() -> tuple[str, list[dict[str, Any]]]:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed", []
+    info = threadpool_info()
+    parts = [
+        f"{d.get('internal_api')} {d.get('version')} kernel={d.get('architecture')} "
+        f"threads={d.get('num_threads')} ({Path(d.get('filepath', '')).name})"
+        for d in info
+    ]
+    return "; ".join(parts), info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5, help="interleaved rounds (default 5)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--data", choices=("auto", "mnist", "random"), default="auto")
+    p.add_argument("--examples", type=int, default=60000)
+    p.add_argument("--rss-repeats", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="6,000 examples, 2 rounds")
+    p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--rss-worker", help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.rss_worker:
+        rss_worker(args.rss_worker, args.data_dir)
+        return 0
+    if args.quick:
+        args.examples, args.repeats, args.rss_repeats = 6000, 2, 1
+
+    import sklearn.neural_network  # noqa: F401 - load every BLAS before limiting the threads
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    T = args.threads
+    torch.set_num_threads(T)
+    X, y, Xt, data_name = load_data(args.data, args.examples)
+    with threadpool_limits(limits=T):
+        blas, _ = blas_description()
+        print(f"data: {data_name}; MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, SGD lr {LR}")
+        print(f"threads: {T} for all (torch.set_num_threads, threadpoolctl limits); BLAS: {blas}")
+        print(f"torch {torch.__version__} (intra-op threads {torch.get_num_threads()})")
+        env_note = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        print(f"environment: {env_note}")
+        cr, cr_verbose = Chainrule(X, y), Chainrule(X, y, verbose=True)
+        contenders = {
+            "chainrule": cr.epoch,
+            "chainrule verbose": cr_verbose.epoch,
+            "torch": Torch(X, y).epoch,
+            "sklearn": Sklearn(X, y).epoch,
+            "gemm": GemmOnly(X).epoch,
+        }
+        tor = Torch(X, y)
+        infer = {"chainrule": lambda: cr.infer(Xt), "torch": lambda: tor.infer(Xt)}
+        for fn in (*contenders.values(), *infer.values()):  # warm-up round, not counted
+            fn()
+        times: dict[str, list[float]] = {k: [] for k in contenders}
+        rates: dict[str, list[float]] = {k: [] for k in infer}
+        names = list(contenders)
+        for r in range(args.repeats):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                times[name].append(contenders[name]())
+            for name in ["chainrule", "torch"] if r % 2 == 0 else ["torch", "chainrule"]:
+                rates[name].append(infer[name]())
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()))
+        flops = GemmOnly(X).flops()
+    rss = measure_rss(X, y, T, args.rss_repeats)
+
+    print("\nseconds per epoch, median (min, max) over interleaved rounds:")
+    for k, v in times.items():
+        print(f"  {k:<18} {stats(v)}")
+    print(f"  chainrule fit() wall time incl. input validation: {stats(cr.wall[1:])}")
+    gflops = [flops / t / 1e9 for t in times["gemm"]]
+    print(f"  GEMM FLOPs per epoch {flops / 1e9:.1f} G; BLAS rate {stats(gflops)} GFLOP/s")
+    print("inference samples/s (batch 1024), median (min, max):")
+    for k, v in rates.items():
+        print(f"  {k:<18} {statistics.median(v):,.0f} ({min(v):,.0f}, {max(v):,.0f})")
+    print(
+        "peak RSS of a 1-epoch training process (MB): "
+        + ", ".join(f"{k} {statistics.median(v):.0f} {v}" for k, v in rss.items())
+    )
+    figures = {
+        "chainrule / PyTorch epoch time": ratio_stats(times["chainrule"], times["torch"]),
+        "chainrule / scikit-learn epoch time": ratio_stats(times["chainrule"], times["sklearn"]),
+        "GEMM-only bound / chainrule epoch time": ratio_stats(times["gemm"], times["chainrule"]),
+        "chainrule / PyTorch inference samples/s": ratio_stats(rates["chainrule"], rates["torch"]),
+        "chainrule / PyTorch peak training RSS": ratio_stats(rss["chainrule"], rss["torch"]),
+        "progress reporting on / off epoch time": ratio_stats(
+            times["chainrule verbose"], times["chainrule"]
+        ),
+    }
+    print(f"\n{'figure':<42}{'median':>8}{'min':>8}{'max':>8}   target")
+    for name, (med, lo, hi) in figures.items():
+        target = TARGETS.get(name)
+        if target is None:
+            verdict = "(< 1.02 wanted)"
+        else:
+            ok = med <= target[0] if target[1] == "<=" else med >= target[0]
+            verdict = f"{target[1]} {target[0]}  {'met' if ok else 'NOT met'}"
+        print(f"{name:<42}{med:>8.3f}{lo:>8.3f}{hi:>8.3f}   {verdict}")
+    if args.json:
+        payload = {"data": data_name, "threads": T, "blas": blas, "times": times, "rates": rates}
+        payload.update({"rss": rss, "figures": figures, "gemm_flops": flops})
+        Path(args.json).write_text(json.dumps(payload, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""``chainrule bench``: the vectorization lab (loops vs vectors vs matrix products)."""
+
+from __future__ import annotations
+
+import argparse
+
+from chainrule.cli.main import register_command
+
+__all__ = ["cmd_bench", "add_bench_args"]
+
+
+def add_bench_args(parser: argparse.ArgumentParser) -> None:
+    from chainrule.bench import add_arguments
+
+    add_arguments(parser)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the lab and print its table; exit 1 if the three ways disagree."""
+    from chainrule.bench import run_from_args
+
+    return run_from_args(args)
+
+
+register_command(
+    "bench",
+    cmd_bench,
+    add_bench_args,
+    "vectorization lab: time loops, per-example vectors and matrix products on one network",
+)

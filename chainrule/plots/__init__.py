@@ -1,0 +1,72 @@
+"""Plots a learner wants to see: learning curves, decision boundaries, gradient norms, errors.
+
+Every function returns a matplotlib Figure (drawn with the Agg backend, no window, no pyplot
+state) and writes it when given ``path``. matplotlib is an optional extra: without it, calling a
+plot function raises ImportError saying ``pip install 'chainrule[plot]'``; importing this module
+does not need it.
+
+>>> from chainrule import plots                                       # doctest: +SKIP
+>>> plots.plot_history(net.fit(X, y, validation_data=(Xv, yv)), "curves.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chainrule.plots._backend import check_plot_path, finish, new_figure, png_bytes
+from chainrule.plots.boundary import draw_decision_boundary, plot_decision_boundary
+from chainrule.plots.classification import (
+    confusion_matrix,
+    plot_confusion_matrix,
+    plot_misclassified,
+)
+from chainrule.plots.curves import draw_accuracy, draw_cost, plot_gradient_norms, plot_history
+
+__all__ = [
+    "plot_history",
+    "plot_decision_boundary",
+    "plot_gradient_norms",
+    "plot_confusion_matrix",
+    "plot_misclassified",
+    "plot_training",
+    "confusion_matrix",
+    "png_bytes",
+    "check_plot_path",
+    "draw_accuracy",
+    "draw_cost",
+    "draw_decision_boundary",
+    "new_figure",
+    "finish",
+]
+
+
+def plot_training(
+    history: Any,
+    path: str | Path | None = None,
+    model: Any = None,
+    X: Any = None,
+    y: Any = None,
+    dpi: int = 100,
+) -> Any:
+    """Cost and accuracy curves in one figure, plus the decision boundary of ``model`` on (X, y)
+    when X has 2 features (what ``chainrule train --plot`` writes). Returns the Figure."""
+    from chainrule.plots.curves import _check_history
+
+    history = _check_history(history)
+    boundary = model is not None and X is not None and y is not None and _is_2d(X)
+    panels = 1 + bool(history.get("accuracy")) + boundary
+    fig, axes = new_figure(1, panels, size=(4.2 * panels, 3.5))
+    draw_cost(axes[0, 0], history)
+    k = 1
+    if history.get("accuracy"):
+        draw_accuracy(axes[0, k], history)
+        k += 1
+    if boundary:
+        draw_decision_boundary(axes[0, k], model, X, y, resolution=150)
+    return finish(fig, path, dpi)
+
+
+def _is_2d(X: Any) -> bool:
+    shape = getattr(X, "shape", None)
+    return shape is not None and len(shape) == 2 and shape[1] == 2

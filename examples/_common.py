@@ -1,0 +1,214 @@
+"""Shared helpers for the example runs: argument parsing, the chainrule run, the PyTorch timing.
+
+Every example trains a chainrule network, prints its test accuracy and wall time per epoch, then
+trains the SAME architecture (same layer sizes, same initial weights, same optimizer and batch
+size) in PyTorch on the same number of threads and prints PyTorch's time per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+
+
+def parse_args(
+    description: str, epochs: int, lr: float, batch_size: int, threads: int = 0
+) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=threads or 1)
+    p.add_argument("--subset", type=int, default=0, help="train on the first N examples only")
+    p.add_argument("--torch-epochs", type=int, default=1, help="0 skips the PyTorch timing")
+    p.add_argument("--save", default="", help="save the trained model to this .npz file")
+    return p.parse_args()
+
+
+def limit_threads(n: int) -> Any:
+    """Limit NumPy's BLAS to n threads (threadpoolctl, when installed)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return None
+    return threadpool_limits(limits=n)
+
+
+def run_chainrule(
+    net: cr.Sequential,
+    data: cr.datasets.Dataset,
+    args: argparse.Namespace,
+    flat: bool = False,
+    **fit_kwargs: Any,
+) -> dict[str, Any]:
+    Xtr, ytr, Xte, yte = data.X_train, data.y_train, data.X_test, data.y_test
+    if args.subset:
+        Xtr, ytr = Xtr[: args.subset], ytr[: args.subset]
+    if flat:
+        Xtr, Xte = Xtr.reshape(len(Xtr), -1), Xte.reshape(len(Xte), -1)
+    print(net.summary())
+    t0 = time.perf_counter()
+    hist = net.fit(
+        Xtr,
+        ytr,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        optimizer="adam",
+        seed=args.seed,
+        verbose=False,
+        callbacks=[_printer(net, Xte, yte)],
+        **fit_kwargs,
+    )
+    total = time.perf_counter() - t0
+    acc = net.score(Xte, yte)
+    times = hist["epoch_time"]
+    if args.save:
+        net.save(args.save)
+    return {
+        "test_accuracy": acc,
+        "epoch_time_median": float(np.median(times)),
+        "total_time": total,
+    }
+
+
+def _printer(net: cr.Sequential, Xte: np.ndarray, yte: np.ndarray) -> Callable[..., None]:
+    def cb(net_: cr.Sequential, epoch: int, logs: dict[str, Any]) -> None:
+        acc = float((net_.decision_output(Xte).argmax(axis=1) == yte).mean())
+        net_.train()
+        print(
+            f"epoch {epoch:3d}  cost {logs['cost']:.4f}  train acc {logs.get('accuracy', 0):.4f}"
+            f"  test acc {acc:.4f}  epoch time {logs['epoch_time']:.1f} s",
+            flush=True,
+        )
+
+    return cb
+
+
+def torch_model_from(net: cr.Sequential) -> Any:
+    """The same architecture in torch.nn, with chainrule's initial weights copied in."""
+    import torch
+    from torch import nn
+
+    mods: list[Any] = []
+    for layer in net.layers:
+        if isinstance(layer, cr.Conv2D):
+            mod = nn.Conv2d(
+                layer.in_channels,
+                layer.out_channels,
+                (layer.kh, layer.kw),
+                stride=(layer.sh, layer.sw),
+                padding=(layer.ph, layer.pw),
+            )
+        elif isinstance(layer, cr.Conv1D):
+            mod = nn.Conv1d(
+                layer.in_channels, layer.out_channels, layer.kw, stride=layer.sw, padding=layer.pw
+            )
+        elif isinstance(layer, cr.Dense):
+            mod = nn.Linear(layer.n_in, layer.n_out)
+        elif isinstance(layer, cr.BatchNorm):
+            mod = nn.BatchNorm2d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+        elif isinstance(layer, cr.ReLU):
+            mod = nn.ReLU()
+        elif isinstance(layer, cr.MaxPool2D):
+            mod = nn.MaxPool2d((layer.kh, layer.kw), (layer.sh, layer.sw), (layer.ph, layer.pw))
+        elif isinstance(layer, cr.Flatten):
+            mod = nn.Flatten()
+        elif isinstance(layer, cr.Dropout):
+            mod = nn.Dropout(layer.p)
+        elif isinstance(layer, cr.Softmax):
+            continue  # CrossEntropyLoss takes logits
+        else:
+            raise TypeError(f"no torch equivalent wired for {type(layer).__name__}")
+        if hasattr(layer, "W"):
+            with torch.no_grad():
+                mod.weight.copy_(torch.from_numpy(np.asarray(layer.W, dtype=np.float32)))
+                mod.bias.copy_(torch.from_numpy(np.asarray(layer.b[:, 0], dtype=np.float32)))
+        mods.append(mod)
+    return nn.Sequential(*mods)
+
+
+def run_torch(
+    net: cr.Sequential,
+    data: cr.datasets.Dataset,
+    args: argparse.Namespace,
+    flat: bool = False,
+) -> dict[str, Any]:
+    """Train the same architecture in PyTorch for ``args.torch_epochs`` epochs; time each."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = torch_model_from(net)
+    Xtr, ytr = data.X_train, data.y_train
+    if args.subset:
+        Xtr, ytr = Xtr[: args.subset], ytr[: args.subset]
+    if flat:
+        Xtr = Xtr.reshape(len(Xtr), -1)
+    X = torch.from_numpy(np.ascontiguousarray(Xtr, dtype=np.float32))
+    y = torch.from_numpy(np.asarray(ytr, dtype=np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    times = []
+    gen = torch.Generator().manual_seed(args.seed)
+    for _ in range(args.torch_epochs):
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(X), generator=gen)
+        Xs, ys = X[perm], y[perm]
+        for s in range(0, len(X), args.batch_size):
+            opt.zero_grad()
+            loss = loss_fn(model(Xs[s : s + args.batch_size]), ys[s : s + args.batch_size])
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - t0)
+    model.eval()
+    Xte = data.X_test.reshape(len(data.X_test), -1) if flat else data.X_test
+    with torch.no_grad():
+        pred = model(torch.from_numpy(np.ascontiguousarray(Xte, dtype=np.float32))).argmax(1)
+    acc = float((pred.numpy() == data.y_test).mean())
+    return {"epoch_time_median": float(np.median(times)), "test_accuracy": acc}
+
+
+def report(name: str, args: argparse.Namespace, ours: dict[str, Any], theirs: dict | None) -> None:
+    print(f"\n=== {name} ===")
+    print(f"threads: {args.threads}; epochs: {args.epochs}; batch size: {args.batch_size}")
+    print(f"chainrule test accuracy: {ours['test_accuracy'] * 100:.2f}%")
+    print(f"chainrule wall time per epoch (median): {ours['epoch_time_median']:.2f} s")
+    print(f"chainrule total training time: {ours['total_time']:.1f} s")
+    if theirs is not None:
+        ratio = ours["epoch_time_median"] / theirs["epoch_time_median"]
+        print(
+            f"PyTorch wall time per epoch (median of {args.torch_epochs}): "
+            f"{theirs['epoch_time_median']:.2f} s  (chainrule / PyTorch = {ratio:.2f}x); "
+            f"PyTorch test accuracy after {args.torch_epochs} epoch(s): "
+            f"{theirs['test_accuracy'] * 100:.2f}%"
+        )
+
+
+def main(
+    name: str,
+    dataset: str,
+    build: Callable[[argparse.Namespace], cr.Sequential],
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    flat: bool = False,
+    threads: int = 0,
+    **fit_kwargs: Any,
+) -> dict[str, Any]:
+    args = parse_args(name, epochs, lr, batch_size, threads)
+    with limit_threads(args.threads):
+        data = cr.datasets.load(dataset)
+        net = build(args)
+        ours = run_chainrule(net.copy(), data, args, flat=flat, **fit_kwargs)
+        theirs = run_torch(net, data, args, flat=flat) if args.torch_epochs > 0 else None
+    report(name, args, ours, theirs)
+    return ours

@@ -1,0 +1,22 @@
+"""MNIST with a small LeNet-style CNN (target: >= 99.0% test accuracy).
+
+    python examples/mnist_cnn.py                 # 6 epochs, Adam lr 1e-3, batch 64
+    python examples/mnist_cnn.py --epochs 1 --subset 5000 --torch-epochs 0   # a quick look
+
+Conv(1->8, 5x5, same) -> ReLU -> MaxPool 2 -> Conv(8->16, 5x5, same) -> ReLU -> MaxPool 2
+-> Flatten (784) -> Dense 128 -> ReLU -> Dropout 0.25 -> Dense 10 -> Softmax.
+"""
+
+from _common import main
+
+from chainrule.builders_cnn import lenet
+
+if __name__ == "__main__":
+    main(
+        "MNIST small CNN",
+        "mnist",
+        lambda a: lenet((1, 28, 28), channels=(8, 16), hidden=128, dropout=0.25, seed=a.seed),
+        epochs=6,
+        lr=1e-3,
+        batch_size=64,
+    )
