@@ -10,7 +10,7 @@ from chainrule.init import as_rng, default_init
 from chainrule.layers.activation import make_activation
 from chainrule.layers.base import Layer
 from chainrule.layers.dense import Dense
-from chainrule.losses import Loss
+from chainrule.losses import Loss, make_loss
 from chainrule.network import Sequential
 
 __all__ = ["mlp"]
@@ -47,7 +47,9 @@ def mlp(
         if n < 1:
             raise ValueError(f"layer size n[{i}] must be >= 1, got {n}")
     hidden = make_activation(activation)  # validates the name early
-    make_activation(output)
+    output_layer = make_activation(output)
+    if loss is not None:
+        make_loss(loss)  # validate the name before the shapes
     rng = as_rng(seed)
     layers: list[Layer] = []
     L = len(sizes) - 1
@@ -57,5 +59,10 @@ def mlp(
         layers.append(Dense(sizes[l - 1], sizes[l], init=scheme, seed=rng))
         layers.append(make_activation(act_name))
     net = Sequential(layers, loss=loss, dtype=dtype)
+    if output_layer.name == "softmax" and sizes[-1] < 2:
+        raise ValueError(
+            f"a softmax output needs n[L] >= 2 classes, got n[L] = {sizes[-1]}; "
+            "for two classes use output='sigmoid' with one output unit"
+        )
     net.seed = seed
     return net

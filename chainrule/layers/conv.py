@@ -85,8 +85,8 @@ class _Conv(Layer):
         C, H, Wd, m = A_prev.shape
         if C != self.in_channels:
             raise ValueError(
-                f"{type(self).__name__} expects {self.in_channels} input channels, got input "
-                f"of shape {A_prev.shape[:-1] if self.kh > 1 else (C, Wd)} (+ m)"
+                f"{type(self).__name__} expects {self.in_channels} input channels, got {C} "
+                f"(engine input of shape {A_prev.shape}, channels first, examples last)"
             )
         if H + 2 * self.ph < self.kh or Wd + 2 * self.pw < self.kw:
             raise ValueError(
