@@ -18,16 +18,27 @@ import chainrule as cr
 
 
 def parse_args(
-    description: str, epochs: int, lr: float, batch_size: int, threads: int = 0
+    description: str,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    threads: int = 0,
+    torch_epochs: int = 1,
+    decay_epochs: int = 0,
 ) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--decay-epochs", type=int, default=decay_epochs, help="last N epochs at lr * 0.1"
+    )
     p.add_argument("--threads", type=int, default=threads or 1)
     p.add_argument("--subset", type=int, default=0, help="train on the first N examples only")
-    p.add_argument("--torch-epochs", type=int, default=1, help="0 skips the PyTorch timing")
+    p.add_argument(
+        "--torch-epochs", type=int, default=torch_epochs, help="0 skips the PyTorch timing"
+    )
     p.add_argument("--save", default="", help="save the trained model to this .npz file")
     return p.parse_args()
 
@@ -55,21 +66,27 @@ def run_chainrule(
         Xtr, Xte = Xtr.reshape(len(Xtr), -1), Xte.reshape(len(Xte), -1)
     print(net.summary())
     t0 = time.perf_counter()
-    hist = net.fit(
-        Xtr,
-        ytr,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        optimizer="adam",
-        seed=args.seed,
-        verbose=False,
-        callbacks=[_printer(net, Xte, yte)],
-        **fit_kwargs,
-    )
+    # optional step decay: the last ``decay_epochs`` epochs run at lr * 0.1 (a fresh Adam)
+    phases = [(args.epochs - args.decay_epochs, args.lr), (args.decay_epochs, args.lr * 0.1)]
+    times: list[float] = []
+    for i, (n_epochs, lr) in enumerate(p for p in phases if p[0] > 0):
+        if i:
+            print(f"learning rate -> {lr:g}")
+        hist = net.fit(
+            Xtr,
+            ytr,
+            epochs=n_epochs,
+            lr=lr,
+            batch_size=args.batch_size,
+            optimizer="adam",
+            seed=args.seed + i,
+            verbose=False,
+            callbacks=[_printer(net, Xte, yte, offset=len(times))],
+            **fit_kwargs,
+        )
+        times += hist["epoch_time"]
     total = time.perf_counter() - t0
     acc = net.score(Xte, yte)
-    times = hist["epoch_time"]
     if args.save:
         net.save(args.save)
     return {
@@ -79,12 +96,14 @@ def run_chainrule(
     }
 
 
-def _printer(net: cr.Sequential, Xte: np.ndarray, yte: np.ndarray) -> Callable[..., None]:
+def _printer(
+    net: cr.Sequential, Xte: np.ndarray, yte: np.ndarray, offset: int = 0
+) -> Callable[..., None]:
     def cb(net_: cr.Sequential, epoch: int, logs: dict[str, Any]) -> None:
         acc = float((net_.decision_output(Xte).argmax(axis=1) == yte).mean())
         net_.train()
         print(
-            f"epoch {epoch:3d}  cost {logs['cost']:.4f}  train acc {logs.get('accuracy', 0):.4f}"
+            f"epoch {epoch + offset:3d}  cost {logs['cost']:.4f}  train acc {logs.get('accuracy', 0):.4f}"
             f"  test acc {acc:.4f}  epoch time {logs['epoch_time']:.1f} s",
             flush=True,
         )
@@ -179,7 +198,10 @@ def run_torch(
 
 def report(name: str, args: argparse.Namespace, ours: dict[str, Any], theirs: dict | None) -> None:
     print(f"\n=== {name} ===")
-    print(f"threads: {args.threads}; epochs: {args.epochs}; batch size: {args.batch_size}")
+    print(
+        f"threads: {args.threads}; epochs: {args.epochs} (last {args.decay_epochs} at lr/10); "
+        f"batch size: {args.batch_size}; lr: {args.lr:g}"
+    )
     print(f"chainrule test accuracy: {ours['test_accuracy'] * 100:.2f}%")
     print(f"chainrule wall time per epoch (median): {ours['epoch_time_median']:.2f} s")
     print(f"chainrule total training time: {ours['total_time']:.1f} s")
@@ -202,9 +224,11 @@ def main(
     batch_size: int,
     flat: bool = False,
     threads: int = 0,
+    torch_epochs: int = 1,
+    decay_epochs: int = 0,
     **fit_kwargs: Any,
 ) -> dict[str, Any]:
-    args = parse_args(name, epochs, lr, batch_size, threads)
+    args = parse_args(name, epochs, lr, batch_size, threads, torch_epochs, decay_epochs)
     with limit_threads(args.threads):
         data = cr.datasets.load(dataset)
         net = build(args)

@@ -18,5 +18,6 @@ if __name__ == "__main__":
         epochs=100,
         lr=1e-2,
         batch_size=100,
+        torch_epochs=5,
         threads=1,  # tiny matrices: a second BLAS thread only adds overhead
     )
