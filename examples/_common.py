@@ -103,7 +103,8 @@ def _printer(
         acc = float((net_.decision_output(Xte).argmax(axis=1) == yte).mean())
         net_.train()
         print(
-            f"epoch {epoch + offset:3d}  cost {logs['cost']:.4f}  train acc {logs.get('accuracy', 0):.4f}"
+            f"epoch {epoch + offset:3d}  cost {logs['cost']:.4f}  "
+            f"train acc {logs.get('accuracy', 0):.4f}"
             f"  test acc {acc:.4f}  epoch time {logs['epoch_time']:.1f} s",
             flush=True,
         )

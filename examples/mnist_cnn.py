@@ -1,6 +1,6 @@
 """MNIST with a small LeNet-style CNN (target: >= 99.0% test accuracy).
 
-    python examples/mnist_cnn.py                 # 8 epochs, Adam lr 1e-3, batch 64
+    python examples/mnist_cnn.py        # 8 epochs (the last 2 at lr/10), Adam lr 1e-3, batch 64
     python examples/mnist_cnn.py --epochs 1 --subset 5000 --torch-epochs 0   # a quick look
 
 Conv(1->16, 3x3, same) -> ReLU -> MaxPool 2 -> Conv(16->32, 3x3, same) -> ReLU -> MaxPool 2
@@ -19,6 +19,7 @@ if __name__ == "__main__":
             (1, 28, 28), channels=(16, 32), kernel_size=3, hidden=128, dropout=0.25, seed=a.seed
         ),
         epochs=8,
+        decay_epochs=2,  # epochs 7-8 at lr 1e-4
         lr=1e-3,
         batch_size=64,
     )

@@ -5,7 +5,7 @@ Like Dense, a convolution is an affine map Z = W * A_prev + b, but each output p
 :mod:`chainrule.layers.im2col`) the whole layer is ONE matrix product:
 
     cols = im2col(A_prev)                          (n_in*kh*kw, out_h*out_w*m)
-    Z    = W2 @ cols + b                           (n_out, out_h*out_w*m) -> (n_out, out_h, out_w, m)
+    Z    = W2 @ cols + b                       (n_out, out_h*out_w*m) -> (n_out, out_h, out_w, m)
 
 where W2 = W.reshape(n_out, n_in*kh*kw) plays the role of Dense's W (n[l], n[l-1]).
 (Strictly speaking this is cross-correlation, as in every deep-learning library.)

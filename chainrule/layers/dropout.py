@@ -21,8 +21,8 @@ class Dropout(Layer):
     Works on any shape: (n, m), (C, H, W, m), (C, L, m).
 
     ``rng`` is a ``numpy.random.Generator`` (seeded by ``seed``); its state can be saved with a
-    checkpoint (``rng.bit_generator.state``). ``freeze(True)`` keeps the current mask (a fresh one is
-    drawn at the next forward, then reused) so a gradient check sees one deterministic function.
+    checkpoint (``rng.bit_generator.state``). ``freeze(True)`` keeps the current mask (a fresh
+    one is drawn at the next forward, then reused): a gradient check sees one fixed function.
     """
 
     def __init__(self, p: float = 0.5, seed: int | np.random.Generator | None = None) -> None:
