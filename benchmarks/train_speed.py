@@ -271,6 +271,19 @@ def stats(v: list[float]) -> str:
     return f"{statistics.median(v):.3f} (min {min(v):.3f}, max {max(v):.3f})"
 
 
+def cool_down(seconds: float) -> None:
+    """Sleep before a timed run so the previous contender's worker threads go idle.
+
+    OpenBLAS (two copies are loaded: NumPy's and SciPy's, used by scikit-learn) and PyTorch's
+    OpenMP pool keep their threads spinning for a while after their last parallel call. On a
+    2-core machine a spinning pool steals a core from whichever contender runs next, which made
+    back-to-back rounds bimodal (the same contender took 0.7 s or 1.3 s depending on who ran
+    before it). An idle pause gives every contender the same, quiet start.
+    """
+    if seconds > 0:
+        time.sleep(seconds)
+
+
 def ratio_stats(a: list[float], b: list[float]) -> tuple[float, float, float]:
     """median, min, max of the per-round ratios a[i] / b[i] (rounds are interleaved)."""
     r = [x / y for x, y in zip(a, b)]
@@ -298,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", choices=("auto", "mnist", "random"), default="auto")
     p.add_argument("--examples", type=int, default=60000)
     p.add_argument("--rss-repeats", type=int, default=2)
+    p.add_argument(
+        "--pause",
+        type=float,
+        default=1.0,
+        help="idle seconds before each timed run (default 1.0), see cool_down()",
+    )
     p.add_argument("--quick", action="store_true", help="6,000 examples, 2 rounds")
     p.add_argument("--json", help="also write the results to this file")
     p.add_argument("--rss-worker", help=argparse.SUPPRESS)
@@ -341,8 +360,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.repeats):
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
+                cool_down(args.pause)
                 times[name].append(contenders[name]())
             for name in ["chainrule", "torch"] if r % 2 == 0 else ["torch", "chainrule"]:
+                cool_down(args.pause)
                 rates[name].append(infer[name]())
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()))
         flops = GemmOnly(X).flops()
