@@ -44,12 +44,17 @@ def _batch_correct(loss_name: str, A: np.ndarray, Y: np.ndarray) -> int:
 def _batch(
     X: np.ndarray,
     Y: np.ndarray,
+    Y_rows: np.ndarray,
     perm: np.ndarray | None,
     start: int,
     batch_size: int,
     buffers: dict[int, tuple[np.ndarray, np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray]:
     """The batch X[perm[start:start+B]] (B, ...) and its targets Y[:, ...] (n[L], B).
+
+    ``Y_rows`` is Y.T made contiguous, (m, n[L]): gathering B of its rows reads B short
+    contiguous runs, where gathering B columns of Y (n[L], m) would stride through all of it.
+    The targets come back as the transposed view of that (B, n[L]) buffer: (n[L], B).
 
     Without shuffling these are views (slices). With shuffling the B rows are gathered into a
     contiguous buffer reused from batch to batch (one per batch size: the last batch may be
@@ -66,12 +71,12 @@ def _batch(
     if bufs is None:
         bufs = buffers[B] = (
             np.empty((B, *X.shape[1:]), dtype=X.dtype),
-            np.empty((Y.shape[0], B), dtype=Y.dtype),
+            np.empty((B, Y_rows.shape[1]), dtype=Y_rows.dtype),
         )
     # mode="clip" skips NumPy's defensive copy of ``out`` (the indices are valid anyway)
     Xb = np.take(X, idx, axis=0, out=bufs[0], mode="clip")  # (B, n[0])
-    Yb = np.take(Y, idx, axis=1, out=bufs[1], mode="clip")  # (n[L], B)
-    return Xb, Yb
+    Yb = np.take(Y_rows, idx, axis=0, out=bufs[1], mode="clip")  # (B, n[L])
+    return Xb, Yb.T  # Y batch: (n[L], B)
 
 
 def _accuracy(net: Sequential, A0: np.ndarray, Y: np.ndarray) -> float | None:
@@ -189,6 +194,7 @@ def fit(
             layers_with_input[0].propagate = False
     snapshot = [(P, P.copy()) for _, P, _, _ in net.parameters()]
     gather_buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    Y_rows = np.ascontiguousarray(Y.T) if shuffle else Y.T  # (m, n[L]), see _batch
     # Overflow inside a diverging step must not warn: the non-finite cost is detected below.
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
     try:
@@ -199,7 +205,7 @@ def fit(
             total, correct = 0.0, 0
             with net.fast_mode():  # layers reuse their buffers; nothing is allocated per batch
                 for start in range(0, m, batch_size):
-                    Xb, Yb = _batch(X, Y, perm, start, batch_size, gather_buffers)
+                    Xb, Yb = _batch(X, Y, Y_rows, perm, start, batch_size, gather_buffers)
                     cost, A = net.forward_backward(to_engine(Xb), Yb)  # A[0]: (n[0], B) view
                     total += cost * Yb.shape[1]
                     if classify:
