@@ -55,17 +55,7 @@ def draw_decision_boundary(
         ax.contour(G0, G1, surface, levels=[0.5], colors="k", linewidths=1.2)
         ax.figure.colorbar(cs, ax=ax, label="P(y = 1)")
         colors = (y == (classes[1] if classes is not None else 1)).astype(int)
-        ax.scatter(
-            X[:, 0],
-            X[:, 1],
-            c=colors,
-            cmap="RdBu_r",
-            vmin=0,
-            vmax=1,
-            s=14,
-            edgecolors="w",
-            linewidths=0.5,
-        )
+        cmap, vmax = "RdBu_r", 1
     else:  # K classes: the argmax region of each, plus its boundary lines
         K = P.shape[1]
         region = np.argmax(P, axis=1).reshape(G0.shape)
@@ -73,20 +63,22 @@ def draw_decision_boundary(
         ax.contourf(G0, G1, region, levels=levels, cmap="tab10", vmin=0, vmax=9, alpha=0.35)
         ax.contour(G0, G1, region, levels=levels[1:-1], colors="k", linewidths=0.8)
         if classes is not None:
-            idx = np.searchsorted(np.asarray(classes), y)
+            colors = np.searchsorted(np.asarray(classes), y)
         else:
-            idx = y.astype(int)
-        ax.scatter(
-            X[:, 0],
-            X[:, 1],
-            c=idx,
-            cmap="tab10",
-            vmin=0,
-            vmax=9,
-            s=14,
-            edgecolors="w",
-            linewidths=0.5,
-        )
+            colors = y.astype(int)
+        cmap, vmax = "tab10", 9
+    # the examples, coloured like the region of their true class
+    ax.scatter(
+        X[:, 0],
+        X[:, 1],
+        c=colors,
+        cmap=cmap,
+        vmin=0,
+        vmax=vmax,
+        s=14,
+        edgecolors="w",
+        linewidths=0.5,
+    )
     ax.set_xlim(g0[0], g0[-1])
     ax.set_ylim(g1[0], g1[-1])
     names = list(feature_names) if feature_names is not None else ["x1", "x2"]
