@@ -4,7 +4,8 @@ The MLP 784-256-128-10 (ReLU, softmax cross-entropy, plain SGD lr 0.1, batch 128
 examples of 784 features (real MNIST when ``chainrule.datasets.load("mnist")`` works offline,
 otherwise random float32 pixels with random labels; the output says which). Every figure of
 issue 3's table comes from this one process, measured in interleaved rounds (each round runs
-every contender once, in a rotating order) with the same thread count for all:
+every contender in a rotating order; each timed run comes right after an untimed run of the same
+contender, see ``timed()``) with the same thread count for all:
 
 * chainrule epoch time / PyTorch epoch time (manual batching loop: randperm, index, step)
 * chainrule epoch time / scikit-learn MLPClassifier epoch time (partial_fit = one epoch;
@@ -272,16 +273,28 @@ def stats(v: list[float]) -> str:
 
 
 def cool_down(seconds: float) -> None:
-    """Sleep before a timed run so the previous contender's worker threads go idle.
+    """Optionally sleep before a contender's turn (``--pause``; off by default).
 
-    OpenBLAS (two copies are loaded: NumPy's and SciPy's, used by scikit-learn) and PyTorch's
-    OpenMP pool keep their threads spinning for a while after their last parallel call. On a
-    2-core machine a spinning pool steals a core from whichever contender runs next, which made
-    back-to-back rounds bimodal (the same contender took 0.7 s or 1.3 s depending on who ran
-    before it). An idle pause gives every contender the same, quiet start.
+    Kept for experiments. An idle pause was meant to let the previous contender's spinning
+    worker threads (NumPy's and SciPy's OpenBLAS, PyTorch's OpenMP pool) go to sleep, but on
+    this kind of VM the epoch right after an idle second runs slower (measured: chainrule
+    +25%, PyTorch +13% after a 1 s sleep), which penalises the shortest run the most. The
+    untimed warm-up epoch of ``timed()`` handles both effects instead.
     """
     if seconds > 0:
         time.sleep(seconds)
+
+
+def timed(fn: Any, warm: int) -> float:
+    """``warm`` untimed calls of ``fn``, then one timed call: the figure is a steady-state run.
+
+    The untimed call absorbs whatever the previous contender left behind (its thread pool still
+    spinning on the other core, caches full of its data) and any slow start after idle time, so
+    every contender is measured after one full run of its own.
+    """
+    for _ in range(warm):
+        fn()
+    return fn()
 
 
 def ratio_stats(a: list[float], b: list[float]) -> tuple[float, float, float]:
@@ -312,10 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", type=int, default=60000)
     p.add_argument("--rss-repeats", type=int, default=2)
     p.add_argument(
+        "--warm",
+        type=int,
+        default=1,
+        help="untimed runs of the same contender right before each timed run (default 1)",
+    )
+    p.add_argument(
         "--pause",
         type=float,
-        default=1.0,
-        help="idle seconds before each timed run (default 1.0), see cool_down()",
+        default=0.0,
+        help="idle seconds before each contender's turn (default 0), see cool_down()",
     )
     p.add_argument("--quick", action="store_true", help="6,000 examples, 2 rounds")
     p.add_argument("--json", help="also write the results to this file")
@@ -361,10 +380,10 @@ def main(argv: list[str] | None = None) -> int:
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
                 cool_down(args.pause)
-                times[name].append(contenders[name]())
+                times[name].append(timed(contenders[name], args.warm))
             for name in ["chainrule", "torch"] if r % 2 == 0 else ["torch", "chainrule"]:
                 cool_down(args.pause)
-                rates[name].append(infer[name]())
+                rates[name].append(timed(infer[name], args.warm))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()))
         flops = GemmOnly(X).flops()
     rss = measure_rss(X, y, T, args.rss_repeats)

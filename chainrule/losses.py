@@ -51,17 +51,26 @@ class Loss:
         return dZ
 
     def fused_cost_and_gradient(
-        self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+        self,
+        Z: np.ndarray,
+        A: np.ndarray,
+        Y: np.ndarray,
+        out: np.ndarray | None = None,
+        scale: float = 1.0,
     ) -> tuple[float, np.ndarray]:
         """(cost, dC/dZ[L]) in one call, for the matched pair only: A must be g(Z) for the
         matched output activation g. The gradient (A - Y) / m is written into ``out`` when given
         (a (n[L], m) buffer the caller owns), so the training loop allocates nothing here.
+
+        ``scale`` multiplies the gradient (not the cost): scale * (A - Y) / m. Plain SGD passes
+        its learning rate here so that backward produces lr * dC/dP directly (see
+        :meth:`chainrule.optimizers.SGD.step_prescaled`); the default 1 is the plain gradient.
         """
         cost = self.cost_from_logits(Z, Y)
         if out is None:
-            return cost, self.fused_gradient(A, Y)
+            out = np.empty_like(A)
         np.subtract(A, Y, out=out)
-        out *= out.dtype.type(1.0 / Y.shape[-1])
+        out *= out.dtype.type(scale / Y.shape[-1])
         return cost, out
 
     def _clip(self, A: np.ndarray) -> np.ndarray:
@@ -102,6 +111,17 @@ class BinaryCrossEntropy(Loss):
         return float(np.sum(losses, dtype=np.float64) / m)
 
 
+def _log_sum_exp(Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """lse = log sum_k exp(Z[k, j]) per column (m,), from Z and A = softmax(Z) : (K, m).
+
+    lse = max_k Z - log(max_k A): the largest logit and the largest probability sit in the same
+    row, and max A >= 1/K cannot underflow, so no second exp pass is needed.
+    """
+    lse = Z.max(axis=0)  # (m,)
+    lse -= np.log(A.max(axis=0))
+    return lse
+
+
 class CrossEntropy(Loss):
     """Categorical cross-entropy over K softmax outputs; labels 0..K-1 become one-hot columns."""
 
@@ -123,7 +143,12 @@ class CrossEntropy(Loss):
         return float(-np.sum(Y * F.log_softmax(Z, axis=0), dtype=np.float64) / m)
 
     def fused_cost_and_gradient(
-        self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+        self,
+        Z: np.ndarray,
+        A: np.ndarray,
+        Y: np.ndarray,
+        out: np.ndarray | None = None,
+        scale: float = 1.0,
     ) -> tuple[float, np.ndarray]:
         """Cost and dC/dZ[L] reusing the softmax A = softmax(Z) the forward pass already made.
 
@@ -131,16 +156,49 @@ class CrossEntropy(Loss):
         A[k] = exp(Z[k] - lse) for every k, lse = Z[k] - log A[k]; taking k = the largest entry
         of the column (the same k for Z and A, softmax keeps the order) gives
         lse = max(Z) - log(max(A)), where max(A) >= 1/K never underflows: no second exp pass.
+        ``scale`` multiplies the gradient only (see :meth:`Loss.fused_cost_and_gradient`).
         """
         m = Y.shape[-1]
-        lse = Z.max(axis=0, keepdims=True)  # (1, m)
-        lse -= np.log(A.max(axis=0, keepdims=True))
+        lse = _log_sum_exp(Z, A)[None, :]  # (1, m)
         grad = np.empty_like(A) if out is None else out
         np.subtract(Z, lse, out=grad)  # log_softmax(Z) : (K, m), grad used as scratch
         grad *= Y
         cost = -float(np.sum(grad, dtype=np.float64)) / m
         np.subtract(A, Y, out=grad)  # now the gradient (A - Y) / m : (K, m)
-        grad *= grad.dtype.type(1.0 / m)
+        grad *= grad.dtype.type(scale / m)
+        return cost, grad
+
+    def fused_cost_and_gradient_labels(
+        self,
+        Z: np.ndarray,
+        A: np.ndarray,
+        labels: np.ndarray,
+        out: np.ndarray | None = None,
+        scale: float = 1.0,
+    ) -> tuple[float, np.ndarray]:
+        """The same cost and dC/dZ[L] as :meth:`fused_cost_and_gradient`, from class indices.
+
+        ``labels`` (m,) holds the class y[j] of each column, so Y is never materialised: with a
+        one-hot Y the cost only reads one entry per column and the gradient differs from A / m
+        in one entry per column (what PyTorch's ``cross_entropy`` does with class indices).
+
+            cost_j      = lse_j - Z[y_j, j]                     (m,)
+            dC/dZ[L]    = A / m, then dC/dZ[y_j, j] = (A[y_j, j] - 1) / m    (K, m)
+
+        Every entry equals the one-hot computation's (A - Y) / m exactly: A - 0 = A elsewhere.
+        """
+        m = labels.shape[0]
+        cols = np.arange(m)
+        lse = _log_sum_exp(Z, A)  # (m,)
+        lse -= Z[labels, cols]  # (m,) -log_softmax(Z)[y_j, j]: the per-example cost
+        cost = float(np.sum(lse, dtype=np.float64)) / m
+        grad = np.empty_like(A) if out is None else out
+        factor = grad.dtype.type(scale / m)
+        np.multiply(A, factor, out=grad)  # (K, m)
+        true = A[labels, cols]  # (m,) the probability of each example's class
+        true -= 1
+        true *= factor
+        grad[labels, cols] = true
         return cost, grad
 
 

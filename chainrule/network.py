@@ -187,31 +187,57 @@ class Sequential:
                 break
         return dC_dA
 
-    def forward_backward(self, A0: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    def forward_backward(
+        self,
+        A0: np.ndarray,
+        Y: np.ndarray | None = None,
+        *,
+        labels: np.ndarray | None = None,
+        grad_scale: float = 1.0,
+    ) -> tuple[float, np.ndarray]:
         """One forward pass, the cost and one backward pass. Returns (cost, A[L]).
 
         With a matched output/cost pair the last activation's own backward is skipped: its
         Jacobian and the cost's gradient collapse to dC/dZ[L] = (A[L] - Y) / m. In fast mode the
         cost comes from what the forward pass already computed and dC/dZ[L] is written into a
         buffer of the output layer (``Loss.fused_cost_and_gradient``).
+
+        ``labels`` (m,) may replace Y for softmax + cross-entropy: the class index of each
+        example instead of a one-hot (K, m) matrix (``CrossEntropy.fused_cost_and_gradient_labels``).
+        ``grad_scale`` multiplies the backward's seed, so every stored gradient becomes
+        grad_scale * dC/dP (backward is linear in its seed); the cost is unchanged.
         """
+        if labels is not None:
+            if not (self.fused and self.loss.name == "ce"):
+                raise ValueError("labels= needs a softmax output with the cross-entropy cost")
+        elif Y is None:
+            raise ValueError("forward_backward needs the targets Y (or labels=)")
         if self.fused:
             Z = A0
             for layer in self.layers[:-1]:
                 Z = layer.forward(Z)
             last = self.layers[-1]
             A = last.forward(Z)
-            if last.reuse_buffers:
-                out = last.workspace("dC_dZ_fused", A.shape, A.dtype)
-                cost, dC_dZ = self.loss.fused_cost_and_gradient(Z, A, Y, out=out)
-            else:
+            out = last.workspace("dC_dZ_fused", A.shape, A.dtype) if last.reuse_buffers else None
+            if labels is not None:
+                cost, dC_dZ = self.loss.fused_cost_and_gradient_labels(
+                    Z, A, labels, out=out, scale=grad_scale
+                )
+            elif out is not None:
+                cost, dC_dZ = self.loss.fused_cost_and_gradient(Z, A, Y, out=out, scale=grad_scale)
+            else:  # the textbook pair: cost from the logits, then (A - Y) / m
                 cost = self.loss.cost_from_logits(Z, Y)
                 dC_dZ = self.loss.fused_gradient(A, Y)
+                if grad_scale != 1.0:
+                    dC_dZ *= dC_dZ.dtype.type(grad_scale)
             self.backward(dC_dZ, start=len(self.layers) - 2)
         else:
             A = self.forward(A0)
             cost = self.loss.cost(A, Y)
-            self.backward(self.loss.gradient(A, Y))
+            dC_dA = self.loss.gradient(A, Y)
+            if grad_scale != 1.0:
+                dC_dA *= dC_dA.dtype.type(grad_scale)
+            self.backward(dC_dA)
         return cost, A
 
     # --- the user-facing boundary (examples on the first axis) --------------------------------

@@ -33,9 +33,13 @@ class DivergenceWarning(RuntimeWarning):
 
 
 def _batch_correct(loss_name: str, A: np.ndarray, Y: np.ndarray) -> int:
-    """How many examples of the batch the current outputs classify correctly."""
+    """How many examples of the batch the current outputs classify correctly.
+
+    ``Y`` is the (n[L], B) target matrix, or for cross-entropy the (B,) class indices.
+    """
     if loss_name == "ce":
-        return int(np.count_nonzero(np.argmax(A, axis=0) == np.argmax(Y, axis=0)))
+        classes = Y if Y.ndim == 1 else np.argmax(Y, axis=0)
+        return int(np.count_nonzero(np.argmax(A, axis=0) == classes))
     if loss_name == "bce":
         return int(np.count_nonzero(np.all((A >= 0.5) == (Y >= 0.5), axis=0)))
     return 0
@@ -43,18 +47,17 @@ def _batch_correct(loss_name: str, A: np.ndarray, Y: np.ndarray) -> int:
 
 def _batch(
     X: np.ndarray,
-    Y: np.ndarray,
-    Y_rows: np.ndarray,
+    T: np.ndarray,
     perm: np.ndarray | None,
     start: int,
     batch_size: int,
     buffers: dict[int, tuple[np.ndarray, np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The batch X[perm[start:start+B]] (B, ...) and its targets Y[:, ...] (n[L], B).
+    """The batch X[perm[start:start+B]] (B, ...) and its targets T[perm[start:start+B]].
 
-    ``Y_rows`` is Y.T made contiguous, (m, n[L]): gathering B of its rows reads B short
-    contiguous runs, where gathering B columns of Y (n[L], m) would stride through all of it.
-    The targets come back as the transposed view of that (B, n[L]) buffer: (n[L], B).
+    ``T`` holds one row per example: Y.T made contiguous, (m, n[L]), or the class indices (m,)
+    for cross-entropy. Gathering B of its rows reads B short contiguous runs, where gathering B
+    columns of Y (n[L], m) would stride through all of it.
 
     Without shuffling these are views (slices). With shuffling the B rows are gathered into a
     contiguous buffer reused from batch to batch (one per batch size: the last batch may be
@@ -64,19 +67,26 @@ def _batch(
     """
     stop = min(start + batch_size, X.shape[0])
     if perm is None:
-        return X[start:stop], Y[:, start:stop]
+        return X[start:stop], T[start:stop]
     idx = perm[start:stop]
     B = stop - start
     bufs = buffers.get(B)
     if bufs is None:
         bufs = buffers[B] = (
             np.empty((B, *X.shape[1:]), dtype=X.dtype),
-            np.empty((B, Y_rows.shape[1]), dtype=Y_rows.dtype),
+            np.empty((B, *T.shape[1:]), dtype=T.dtype),
         )
     # mode="clip" skips NumPy's defensive copy of ``out`` (the indices are valid anyway)
     Xb = np.take(X, idx, axis=0, out=bufs[0], mode="clip")  # (B, n[0])
-    Yb = np.take(Y_rows, idx, axis=0, out=bufs[1], mode="clip")  # (B, n[L])
-    return Xb, Yb.T  # Y batch: (n[L], B)
+    Tb = np.take(T, idx, axis=0, out=bufs[1], mode="clip")  # (B, n[L]) or (B,)
+    return Xb, Tb
+
+
+def _unscale_gradients(net: Sequential, scale: float) -> None:
+    """Divide every stored gradient by ``scale`` (once per epoch, after prescaled SGD steps)."""
+    for _, _, G, _ in net.parameters():
+        if G is not None:
+            G /= G.dtype.type(scale)
 
 
 def _accuracy(net: Sequential, A0: np.ndarray, Y: np.ndarray) -> float | None:
@@ -194,7 +204,15 @@ def fit(
             layers_with_input[0].propagate = False
     snapshot = [(P, P.copy()) for _, P, _, _ in net.parameters()]
     gather_buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    Y_rows = np.ascontiguousarray(Y.T) if shuffle else Y.T  # (m, n[L]), see _batch
+    # Softmax + cross-entropy trains from class indices (m,) instead of one-hot columns.
+    use_labels = net.fused and net.loss.name == "ce"
+    if use_labels:
+        T = np.argmax(Y, axis=0).astype(np.intp)  # (m,) the class of each one-hot column
+    else:
+        T = np.ascontiguousarray(Y.T) if shuffle else Y.T  # (m, n[L]), see _batch
+    # Plain SGD: backward produces lr * dC/dP directly and the update is P -= G (one pass).
+    prescaled = opt.accepts_prescaled
+    grad_scale = opt.lr if prescaled else 1.0
     # Overflow inside a diverging step must not warn: the non-finite cost is detected below.
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
     try:
@@ -205,12 +223,21 @@ def fit(
             total, correct = 0.0, 0
             with net.fast_mode():  # layers reuse their buffers; nothing is allocated per batch
                 for start in range(0, m, batch_size):
-                    Xb, Yb = _batch(X, Y, Y_rows, perm, start, batch_size, gather_buffers)
-                    cost, A = net.forward_backward(to_engine(Xb), Yb)  # A[0]: (n[0], B) view
-                    total += cost * Yb.shape[1]
+                    Xb, Tb = _batch(X, T, perm, start, batch_size, gather_buffers)
+                    A0 = to_engine(Xb)  # (n[0], B) view
+                    if use_labels:  # Tb: (B,) class indices
+                        cost, A = net.forward_backward(A0, labels=Tb, grad_scale=grad_scale)
+                    else:  # Tb.T: (n[L], B) targets
+                        cost, A = net.forward_backward(A0, Tb.T, grad_scale=grad_scale)
+                    total += cost * Tb.shape[0]
                     if classify:
-                        correct += _batch_correct(net.loss.name, A, Yb)
-                    opt.step(net.parameters())
+                        correct += _batch_correct(net.loss.name, A, Tb if use_labels else Tb.T)
+                    if prescaled:
+                        opt.step_prescaled(net.parameters())
+                    else:
+                        opt.step(net.parameters())
+                if prescaled:  # the stored gradients hold lr * dC/dP: give them back dC/dP
+                    _unscale_gradients(net, grad_scale)
             epoch_cost = total / m
             if not np.isfinite(epoch_cost):
                 for P, saved in snapshot:

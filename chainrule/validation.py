@@ -18,8 +18,18 @@ def _describe(a: np.ndarray) -> str:
 
 
 def _all_finite(arr: np.ndarray) -> bool:
-    """True when no entry is NaN or +-inf: min and max propagate NaN and reach the infinities,
-    so two reductions decide it without an (m, ...) boolean temporary as large as X."""
+    """True when no entry is NaN or +-inf, without an (m, ...) boolean temporary as large as X.
+
+    Contiguous float arrays: the dot product x . x (one BLAS pass) is finite exactly when every
+    entry is finite, unless the squares overflow (|x| > ~1e19 in float32); only then, and for
+    other layouts, decide with min and max (they propagate NaN and reach the infinities).
+    """
+    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
+        flat = arr.reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            square_sum = np.dot(flat, flat)
+        if np.isfinite(square_sum):
+            return True
     return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
 
 

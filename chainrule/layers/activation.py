@@ -105,21 +105,17 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, Z: np.ndarray) -> np.ndarray:
-        """A = max(Z, 0). In fast mode while training: A = Z * M with the mask M = [Z > 0]
-        stored as 0.0/1.0 in Z's dtype, so backward is one float multiply (NumPy's float
-        ``maximum`` is several times slower than ``greater`` + ``multiply`` here)."""
+        """A = max(Z, 0). In fast mode: A = Z * M with the mask M = [Z > 0] stored as 0.0/1.0
+        in Z's dtype, so backward is one float multiply (NumPy's float ``maximum`` is slower
+        than ``greater`` + ``multiply`` here: 200 vs 130 us for a (256, 1024) float32 Z)."""
         if not self.reuse_buffers:
             self.A = np.maximum(Z, 0)
             self._mask = None
             return self.A
         A = self.workspace("A", Z.shape, Z.dtype)
-        if self.training:
-            mask = self._mask = self.workspace("mask", Z.shape, Z.dtype)
-            np.greater(Z, 0, out=mask)  # (n[l], m) of 0.0 / 1.0
-            self.A = np.multiply(Z, mask, out=A)
-        else:
-            self._mask = None
-            self.A = np.maximum(Z, 0, out=A)
+        mask = self._mask = self.workspace("mask", Z.shape, Z.dtype)
+        np.greater(Z, 0, out=mask)  # (n[l], m) of 0.0 / 1.0
+        self.A = np.multiply(Z, mask, out=A)
         return self.A
 
     def backward(self, dC_dA: np.ndarray) -> np.ndarray:
