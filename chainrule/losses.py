@@ -188,17 +188,22 @@ class CrossEntropy(Loss):
         Every entry equals the one-hot computation's (A - Y) / m exactly: A - 0 = A elsewhere.
         """
         m = labels.shape[0]
-        cols = np.arange(m)
+        grad = np.empty(A.shape, dtype=A.dtype) if out is None else out
+        # flat positions of the entries (y_j, j) in the C-ordered (K, m) arrays: y_j * m + j
+        at = labels * m
+        at += np.arange(m)
         lse = _log_sum_exp(Z, A)  # (m,)
-        lse -= Z[labels, cols]  # (m,) -log_softmax(Z)[y_j, j]: the per-example cost
-        cost = float(np.sum(lse, dtype=np.float64)) / m
-        grad = np.empty_like(A) if out is None else out
+        lse -= Z.reshape(-1)[at]  # (m,) -log_softmax(Z)[y_j, j]: the per-example cost
+        cost = float(np.add.reduce(lse.astype(np.float64))) / m  # summed in float64
         factor = grad.dtype.type(scale / m)
         np.multiply(A, factor, out=grad)  # (K, m)
-        true = A[labels, cols]  # (m,) the probability of each example's class
+        true = A.reshape(-1)[at]  # (m,) the probability of each example's class
         true -= 1
         true *= factor
-        grad[labels, cols] = true
+        if grad.flags.c_contiguous:
+            grad.reshape(-1)[at] = true
+        else:  # reshape would copy: write through 2-D indices instead
+            grad[labels, np.arange(m)] = true
         return cost, grad
 
 

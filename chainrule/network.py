@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.layers.activation import Activation
+from chainrule.layers.activation import Activation, ReLU
 from chainrule.layers.base import Layer
 from chainrule.layers.dense import Dense
 from chainrule.losses import DEFAULT_LOSS_FOR_OUTPUT, Loss, make_loss
@@ -150,14 +150,25 @@ class Sequential:
         setting is restored on exit. Arrays returned inside the block are overwritten by the
         next batch: copy what you keep.
         """
-        saved = [layer.reuse_buffers for layer in self.layers]
-        for layer in self.layers:
+        saved = [(layer.reuse_buffers, getattr(layer, "in_place", None)) for layer in self.layers]
+        layers = self.layers
+        for i, layer in enumerate(layers):
             layer.reuse_buffers = enabled
+            if isinstance(layer, ReLU):  # between two Dense layers both its buffers are scratch
+                between = 0 < i < len(layers) - 1
+                layer.in_place = (
+                    enabled
+                    and between
+                    and isinstance(layers[i - 1], Dense)
+                    and isinstance(layers[i + 1], Dense)
+                )
         try:
             yield self
         finally:
-            for layer, flag in zip(self.layers, saved):
-                layer.reuse_buffers = flag
+            for layer, (reuse, in_place) in zip(self.layers, saved):
+                layer.reuse_buffers = reuse
+                if in_place is not None:
+                    layer.in_place = in_place
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
         """A deep copy in ``dtype`` (float64 for gradient checks)."""

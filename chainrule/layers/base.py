@@ -7,6 +7,11 @@ Examples lie on the LAST axis (A_prev is (n[l-1], m) for dense layers, (C, H, W,
 Parameter gradients (``dC_dW``, ``dC_db``, ...) are stored next to the parameters and OVERWRITTEN
 by every backward call, never accumulated. The 1/m of the mean cost lives in exactly one place: the
 cost's gradient dC/dA[L] (or the fused dC/dZ[L]); layers never divide by m.
+
+One documented exception, inside ``fit`` only: with plain SGD (no weight decay) the training loop
+seeds backward with lr * dC/dZ[L], so between a backward and its update the stored gradients hold
+lr * dC/dP (backward is linear in its seed) and the update is the single pass P -= G. ``fit``
+divides them back to dC/dP at the end of every epoch, before callbacks run.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
-"""The training loop's two shortcuts for softmax + cross-entropy and plain SGD, against the plain
-computation they replace:
+"""The training loop's shortcuts, each against the plain computation it replaces:
 
 * class indices instead of one-hot targets (``CrossEntropy.fused_cost_and_gradient_labels``,
   ``forward_backward(labels=)``), and
 * gradients pre-scaled by the learning rate (``forward_backward(grad_scale=lr)`` with
-  ``SGD.step_prescaled``), which ``fit`` undoes at the end of every epoch.
-
-Also the one-pass finiteness check used on every input batch.
+  ``SGD.step_prescaled``), which ``fit`` undoes at the end of every epoch,
+* ReLU overwriting its neighbours' scratch buffers when it sits between two Dense layers, and
+* the one-pass finiteness check used on every input batch.
 """
 
 from __future__ import annotations
@@ -167,3 +166,41 @@ def test_all_finite_one_pass_and_its_fallback(dtype: type) -> None:
     mixed = huge.copy()
     mixed[0, 0] = np.inf
     assert not _all_finite(mixed)
+
+
+def test_labels_gradient_into_any_memory_layout(rng: np.random.Generator) -> None:
+    """Z, A and the output buffer may be Fortran-ordered views: results are the same."""
+    Z = rng.standard_normal((3, 7))
+    A = cr.activations.softmax(Z, axis=0)
+    labels = rng.integers(0, 3, 7)
+    cost, grad = CrossEntropy().fused_cost_and_gradient_labels(Z, A, labels)
+    out_F = np.asfortranarray(np.full_like(A, np.nan))
+    cost_F, grad_F = CrossEntropy().fused_cost_and_gradient_labels(
+        np.asfortranarray(Z), np.asfortranarray(A), labels, out=out_F
+    )
+    assert grad_F is out_F
+    assert cost_F == cost
+    np.testing.assert_array_equal(grad_F, grad)
+
+
+def test_relu_in_place_only_between_dense_layers(rng: np.random.Generator) -> None:
+    X = rng.standard_normal((8, 6))
+    y = rng.integers(0, 4, 8)
+    net = _softmax_net()
+    relus = [la for la in net.layers if isinstance(la, cr.ReLU)]
+    first = cr.Sequential([cr.ReLU(), cr.Dense(6, 4, seed=0), cr.Softmax()])
+    with net.fast_mode(), first.fast_mode():
+        assert all(r.in_place for r in relus)
+        assert not first.layers[0].in_place  # its input is the caller's data
+        A0 = to_engine(X)
+        kept = X.copy()
+        first.forward(A0)
+        np.testing.assert_array_equal(X, kept)
+    assert not any(r.in_place for r in relus)  # restored on exit
+    plain = _softmax_net()
+    cost_plain, _ = plain.forward_backward(to_engine(X), one_hot(y, 4))
+    with net.fast_mode():
+        cost_fast, _ = net.forward_backward(to_engine(X), labels=y)
+    assert cost_fast == pytest.approx(cost_plain, rel=1e-12)
+    for G1, G2 in zip(_grads(net), _grads(plain)):
+        np.testing.assert_allclose(G1, G2, rtol=1e-12, atol=1e-15)
