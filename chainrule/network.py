@@ -218,12 +218,13 @@ class Sequential:
         ``grad_scale`` multiplies the backward's seed, so every stored gradient becomes
         grad_scale * dC/dP (backward is linear in its seed); the cost is unchanged.
         """
+        fused = self.fused
         if labels is not None:
-            if not (self.fused and self.loss.name == "ce"):
+            if not (fused and self.loss.name == "ce"):
                 raise ValueError("labels= needs a softmax output with the cross-entropy cost")
         elif Y is None:
             raise ValueError("forward_backward needs the targets Y (or labels=)")
-        if self.fused:
+        if fused:
             Z = A0
             for layer in self.layers[:-1]:
                 Z = layer.forward(Z)
