@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.blas import direct_blas_available
 from chainrule.init import as_rng
+from chainrule.layers.dense import Dense
 from chainrule.network import Sequential, to_engine
 from chainrule.optimizers import make_optimizer
 from chainrule.progress import EpochReporter
@@ -80,6 +82,13 @@ def _batch(
     Xb = np.take(X, idx, axis=0, out=bufs[0], mode="clip")  # (B, n[0])
     Tb = np.take(T, idx, axis=0, out=bufs[1], mode="clip")  # (B, n[L]) or (B,)
     return Xb, Tb
+
+
+def _set_fused_update(layers: list[Any], on: bool) -> None:
+    """Switch Dense layers between storing dC_dW and applying the SGD step inside it."""
+    for layer in layers:
+        if isinstance(layer, Dense):
+            layer.fused_update = on
 
 
 def _unscale_gradients(net: Sequential, scale: float) -> None:
@@ -213,6 +222,16 @@ def fit(
     # Plain SGD: backward produces lr * dC/dP directly and the update is P -= G (one pass).
     prescaled = opt.accepts_prescaled
     grad_scale = opt.lr if prescaled else 1.0
+    # ... and when every trained layer is Dense, backward applies that update itself inside the
+    # dC_dW product (Dense._backward_fused, one pass over W), except on each epoch's last batch,
+    # which stores its gradients as usual for callbacks, diagnostics and the user.
+    fused_layers = [la for la in net.layers if la.param_names]
+    fuse = (
+        prescaled
+        and bool(fused_layers)
+        and all(isinstance(la, Dense) for la in fused_layers)
+        and direct_blas_available()
+    )
     # Overflow inside a diverging step must not warn: the non-finite cost is detected below.
     errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
     try:
@@ -222,7 +241,11 @@ def fit(
             perm = rng.permutation(m) if shuffle else None
             total, correct = 0.0, 0
             with net.fast_mode():  # layers reuse their buffers; nothing is allocated per batch
+                last_start = (m - 1) // batch_size * batch_size
+                _set_fused_update(fused_layers, fuse and last_start > 0)
                 for start in range(0, m, batch_size):
+                    if fuse and start == last_start:
+                        _set_fused_update(fused_layers, False)
                     Xb, Tb = _batch(X, T, perm, start, batch_size, gather_buffers)
                     A0 = to_engine(Xb)  # (n[0], B) view
                     if use_labels:  # Tb: (B,) class indices
@@ -233,7 +256,8 @@ def fit(
                     if classify:
                         correct += _batch_correct(net.loss.name, A, Tb if use_labels else Tb.T)
                     if prescaled:
-                        opt.step_prescaled(net.parameters())
+                        if not (fuse and start != last_start):  # fused: already applied
+                            opt.step_prescaled(net.parameters())
                     else:
                         opt.step(net.parameters())
                 if prescaled:  # the stored gradients hold lr * dC/dP: give them back dC/dP
@@ -279,6 +303,7 @@ def fit(
         for layer in net.layers:
             if hasattr(layer, "propagate"):
                 layer.propagate = True
+        _set_fused_update(fused_layers, False)
         net.eval()
     net.is_fitted = True
     net.optimizer = opt

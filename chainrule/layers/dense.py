@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.blas import gemm_update
 from chainrule.init import as_rng, init_weights
 from chainrule.layers.base import Layer, register_layer
 
@@ -57,6 +58,9 @@ class Dense(Layer):
         self._ones: np.ndarray | None = None
         #: False for a network's first layer during training: its dC/dA[0] is never used.
         self.propagate = True
+        #: Set by ``fit`` for plain SGD with a pre-scaled seed (see :meth:`_backward_fused`):
+        #: the fast backward then applies the update itself instead of storing dC_dW.
+        self.fused_update = False
 
     def forward(self, A_prev: np.ndarray) -> np.ndarray:
         """Z = W @ A_prev + b : (n[l], n[l-1]) @ (n[l-1], m) + (n[l], 1) -> (n[l], m).
@@ -112,6 +116,8 @@ class Dense(Layer):
 
     def _backward_fast(self, dC_dZ: np.ndarray, A_prev: np.ndarray) -> np.ndarray | None:
         """The same three steps as :meth:`backward`, without allocating (see its docstring)."""
+        if self.fused_update:
+            return self._backward_fused(dC_dZ, A_prev)
         dtype = self.W.dtype
         m = dC_dZ.shape[1]
         dC_dW = self.dC_dW
@@ -129,6 +135,40 @@ class Dense(Layer):
             return None
         dC_dA_prev = self.workspace("dC_dA_prev", (self.n_in, m), dtype)
         return np.matmul(self.W.T, dC_dZ, out=dC_dA_prev)  # (n[l-1], n[l]) @ (n[l], m)
+
+    def _backward_fused(self, dC_dZ: np.ndarray, A_prev: np.ndarray) -> np.ndarray | None:
+        """Backward with the plain-SGD step folded into the products (``fused_update``).
+
+        Used by ``fit`` only, when backward was seeded with lr * dC/dZ[L] (docs/math.md 7.2),
+        so the incoming dC_dZ (n[l], m) already carries lr and the SGD step is W -= dC_dZ @ A.T:
+
+        1. dC_dA_prev = W.T @ dC_dZ : (n[l-1], n[l]) @ (n[l], m), FIRST, with the old W
+           (skipped when ``propagate`` is False).
+        2. W += -1 * dC_dZ @ A_prev.T : (n[l], m) @ (m, n[l-1]), one GEMM with beta = 1
+           (:func:`chainrule.blas.gemm_update`): the gradient is added into W as it is
+           computed, never stored, and W is read and written once (docs/math.md 7.3).
+        3. dC_db = dC_dZ @ 1 : (n[l],), then b -= dC_db (n[l], 1).
+
+        dC_dW is NOT written: ``fit`` switches this off for the last batch of every epoch, so
+        after each epoch the stored gradients are that batch's, as on the unfused path.
+        """
+        dtype = self.W.dtype
+        m = dC_dZ.shape[1]
+        dC_dA_prev = None
+        if self.propagate:
+            dC_dA_prev = self.workspace("dC_dA_prev", (self.n_in, m), dtype)
+            np.matmul(self.W.T, dC_dZ, out=dC_dA_prev)  # (n[l-1], n[l]) @ (n[l], m)
+        scratch = self.dC_dW if self.dC_dW is not None and self.dC_dW.dtype == dtype else None
+        gemm_update(self.W, dC_dZ, A_prev.T, -1.0, scratch=scratch)  # W -= dC_dZ @ A_prev.T
+        dC_db = self.dC_db
+        if dC_db is None or dC_db.shape != self.b.shape or dC_db.dtype != dtype:
+            dC_db = self.dC_db = np.empty_like(self.b)
+        ones = getattr(self, "_ones", None)
+        if ones is None or ones.shape[0] != m or ones.dtype != dtype:
+            ones = self._ones = np.ones(m, dtype=dtype)
+        np.matmul(dC_dZ, ones, out=dC_db[:, 0])  # (n[l], m) @ (m,): sum over m
+        self.b -= dC_db  # (n[l], 1)
+        return dC_dA_prev
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if tuple(input_shape) != (self.n_in,):
