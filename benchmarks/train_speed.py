@@ -404,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data: {data_name}; MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, SGD lr {LR}")
         print(f"threads: {T} for all (torch.set_num_threads, threadpoolctl limits); BLAS: {blas}")
         print(f"torch {torch.__version__} (intra-op threads {torch.get_num_threads()})")
+        from chainrule.blas import direct_blas_description
+
+        print(f"chainrule's SGD step inside the dC_dW product: {direct_blas_description()}")
         env_note = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
         print(f"environment: {env_note}")
         cr, cr_verbose = Chainrule(X, y), Chainrule(X, y, verbose=True)

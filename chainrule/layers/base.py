@@ -12,6 +12,9 @@ One documented exception, inside ``fit`` only: with plain SGD (no weight decay) 
 seeds backward with lr * dC/dZ[L], so between a backward and its update the stored gradients hold
 lr * dC/dP (backward is linear in its seed) and the update is the single pass P -= G. ``fit``
 divides them back to dC/dP at the end of every epoch, before callbacks run.
+When every trained layer is Dense, ``fit`` goes one step further (``Dense.fused_update``): the
+backward adds -G into W inside the dC_dW matrix product and does not store dC_dW, on every batch
+but the last of each epoch, which stores its gradients as usual (docs/math.md section 7.3).
 """
 
 from __future__ import annotations
