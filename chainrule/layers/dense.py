@@ -119,22 +119,27 @@ class Dense(Layer):
         if self.fused_update:
             return self._backward_fused(dC_dZ, A_prev)
         dtype = self.W.dtype
-        m = dC_dZ.shape[1]
         dC_dW = self.dC_dW
         if dC_dW is None or dC_dW.shape != self.W.shape or dC_dW.dtype != dtype:
             dC_dW = self.dC_dW = np.empty_like(self.W)
+        np.matmul(dC_dZ, A_prev.T, out=dC_dW)  # (n[l], m) @ (m, n[l-1])
+        self._bias_gradient_fast(dC_dZ)
+        if not self.propagate:
+            return None
+        dC_dA_prev = self.workspace("dC_dA_prev", (self.n_in, dC_dZ.shape[1]), dtype)
+        return np.matmul(self.W.T, dC_dZ, out=dC_dA_prev)  # (n[l-1], n[l]) @ (n[l], m)
+
+    def _bias_gradient_fast(self, dC_dZ: np.ndarray) -> np.ndarray:
+        """dC_db = dC_dZ @ 1 : (n[l], m) @ (m,) -> (n[l],), into the stored (n[l], 1) array."""
+        dtype, m = self.W.dtype, dC_dZ.shape[1]
         dC_db = self.dC_db
         if dC_db is None or dC_db.shape != self.b.shape or dC_db.dtype != dtype:
             dC_db = self.dC_db = np.empty_like(self.b)
-        np.matmul(dC_dZ, A_prev.T, out=dC_dW)  # (n[l], m) @ (m, n[l-1])
         ones = getattr(self, "_ones", None)
         if ones is None or ones.shape[0] != m or ones.dtype != dtype:
             ones = self._ones = np.ones(m, dtype=dtype)  # (m,), refilled only when m changes
-        np.matmul(dC_dZ, ones, out=dC_db[:, 0])  # (n[l], m) @ (m,) -> (n[l],): sum over m
-        if not self.propagate:
-            return None
-        dC_dA_prev = self.workspace("dC_dA_prev", (self.n_in, m), dtype)
-        return np.matmul(self.W.T, dC_dZ, out=dC_dA_prev)  # (n[l-1], n[l]) @ (n[l], m)
+        np.matmul(dC_dZ, ones, out=dC_db[:, 0])  # a matrix-vector product sums over m
+        return dC_db
 
     def _backward_fused(self, dC_dZ: np.ndarray, A_prev: np.ndarray) -> np.ndarray | None:
         """Backward with the plain-SGD step folded into the products (``fused_update``).
@@ -149,8 +154,9 @@ class Dense(Layer):
            computed, never stored, and W is read and written once (docs/math.md 7.3).
         3. dC_db = dC_dZ @ 1 : (n[l],), then b -= dC_db (n[l], 1).
 
-        dC_dW is NOT written: ``fit`` switches this off for the last batch of every epoch, so
-        after each epoch the stored gradients are that batch's, as on the unfused path.
+        dC_dW is not meaningful afterwards (at most scratch for ``gemm_update``'s fallback):
+        ``fit`` switches this off for the last batch of every epoch, so after each epoch the
+        stored gradients are that batch's, as on the unfused path.
         """
         dtype = self.W.dtype
         m = dC_dZ.shape[1]
@@ -160,14 +166,7 @@ class Dense(Layer):
             np.matmul(self.W.T, dC_dZ, out=dC_dA_prev)  # (n[l-1], n[l]) @ (n[l], m)
         scratch = self.dC_dW if self.dC_dW is not None and self.dC_dW.dtype == dtype else None
         gemm_update(self.W, dC_dZ, A_prev.T, -1.0, scratch=scratch)  # W -= dC_dZ @ A_prev.T
-        dC_db = self.dC_db
-        if dC_db is None or dC_db.shape != self.b.shape or dC_db.dtype != dtype:
-            dC_db = self.dC_db = np.empty_like(self.b)
-        ones = getattr(self, "_ones", None)
-        if ones is None or ones.shape[0] != m or ones.dtype != dtype:
-            ones = self._ones = np.ones(m, dtype=dtype)
-        np.matmul(dC_dZ, ones, out=dC_db[:, 0])  # (n[l], m) @ (m,): sum over m
-        self.b -= dC_db  # (n[l], 1)
+        self.b -= self._bias_gradient_fast(dC_dZ)  # (n[l], 1)
         return dC_dA_prev
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
