@@ -214,3 +214,21 @@ def test_fused_step_for_regression_and_only_for_plain_sgd_on_dense_layers(
     )
     bn.fit(X, y, **kw)  # a trained layer that is not Dense: unfused
     assert calls == []
+
+
+def test_fused_fit_on_a_strided_unshuffled_x_takes_the_fallback_and_agrees(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unshuffled batches of a strided X are strided views: gemm_update must fall back (into
+    the dC_dW buffer as scratch) inside the fused backward and still take the same steps."""
+    X = rng.standard_normal((30, 12))[:, ::2]  # (30, 6), not contiguous
+    y = rng.integers(0, 3, 30)
+
+    def make() -> cr.Sequential:
+        return cr.mlp([6, 5, 3], activation="relu", output="softmax", seed=7, dtype=np.float64)
+
+    kw = dict(epochs=2, lr=0.1, batch_size=7, shuffle=False, verbose=False)
+    fused, hf, plain, hp = _fit_pair(make, X, y, monkeypatch, **kw)
+    np.testing.assert_allclose(hf["cost"], hp["cost"], rtol=1e-12)
+    for (_, Pf, _, _), (_, Pp, _, _) in zip(fused.parameters(), plain.parameters()):
+        np.testing.assert_allclose(Pf, Pp, rtol=1e-12, atol=1e-14)
