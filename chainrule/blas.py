@@ -45,7 +45,7 @@ _SYMBOLS = (
 
 
 class _DirectGemm:
-    """ctypes bindings of NumPy's own cblas_?gemm, or ``None`` fields when unavailable."""
+    """ctypes bindings of NumPy's own cblas_?gemm (``funcs`` stays empty when unavailable)."""
 
     def __init__(self) -> None:
         self.funcs: dict[np.dtype, Any] = {}
@@ -85,7 +85,7 @@ def _candidate_libraries() -> list[Path]:
     """OpenBLAS libraries bundled with NumPy's wheels (numpy.libs/ or numpy/.dylibs/)."""
     pkg = Path(np.__file__).resolve().parent
     found: list[Path] = []
-    for folder in (pkg.parent / "numpy.libs", pkg / ".dylibs", pkg.parent / "numpy.libs" / "lib"):
+    for folder in (pkg.parent / "numpy.libs", pkg / ".dylibs"):
         if folder.is_dir():
             found += sorted(p for p in folder.iterdir() if "openblas" in p.name.lower())
     return found
