@@ -53,9 +53,10 @@ def _batch(
     perm: np.ndarray | None,
     start: int,
     batch_size: int,
-    buffers: dict[int, tuple[np.ndarray, np.ndarray]],
+    buffers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The batch X[perm[start:start+B]] (B, ...) and its targets T[perm[start:start+B]].
+    """The batch A0 = to_engine(X[perm[start:start+B]]) (..., B) and its targets
+    T[perm[start:start+B]] (B, ...).
 
     ``T`` holds one row per example: Y.T made contiguous, (m, n[L]), or the class indices (m,)
     for cross-entropy. Gathering B of its rows reads B short contiguous runs, where gathering B
@@ -65,23 +66,22 @@ def _batch(
     contiguous buffer reused from batch to batch (one per batch size: the last batch may be
     shorter). This moves exactly the bytes that shuffling the whole array once per epoch would
     move, without a second copy of the training set in memory. The returned arrays are
-    overwritten by the next batch.
+    overwritten by the next batch; A0 is then the same view object every batch, so a layer
+    can recognise its input buffer (``Dense._backward_fused`` reuses its prepared GEMM).
     """
     stop = min(start + batch_size, X.shape[0])
     if perm is None:
-        return X[start:stop], T[start:stop]
+        return to_engine(X[start:stop]), T[start:stop]
     idx = perm[start:stop]
     B = stop - start
     bufs = buffers.get(B)
     if bufs is None:
-        bufs = buffers[B] = (
-            np.empty((B, *X.shape[1:]), dtype=X.dtype),
-            np.empty((B, *T.shape[1:]), dtype=T.dtype),
-        )
+        Xbuf = np.empty((B, *X.shape[1:]), dtype=X.dtype)
+        bufs = buffers[B] = (Xbuf, np.empty((B, *T.shape[1:]), dtype=T.dtype), to_engine(Xbuf))
     # mode="clip" skips NumPy's defensive copy of ``out`` (the indices are valid anyway)
-    Xb = np.take(X, idx, axis=0, out=bufs[0], mode="clip")  # (B, n[0])
+    np.take(X, idx, axis=0, out=bufs[0], mode="clip")  # (B, n[0]), seen as A0 : (n[0], B)
     Tb = np.take(T, idx, axis=0, out=bufs[1], mode="clip")  # (B, n[L]) or (B,)
-    return Xb, Tb
+    return bufs[2], Tb
 
 
 def _set_fused_update(layers: list[Any], on: bool) -> None:
@@ -89,6 +89,8 @@ def _set_fused_update(layers: list[Any], on: bool) -> None:
     for layer in layers:
         if isinstance(layer, Dense):
             layer.fused_update = on
+            if not on:  # drop the prepared GEMM and the buffers it holds
+                layer._sgd_step = None
 
 
 def _unscale_gradients(net: Sequential, scale: float) -> None:
@@ -212,7 +214,7 @@ def fit(
         if first_index == 0:
             layers_with_input[0].propagate = False
     snapshot = [(P, P.copy()) for _, P, _, _ in net.parameters()]
-    gather_buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    gather_buffers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     # Softmax + cross-entropy trains from class indices (m,) instead of one-hot columns.
     use_labels = net.fused and net.loss.name == "ce"
     if use_labels:
@@ -246,8 +248,7 @@ def fit(
                 for start in range(0, m, batch_size):
                     if fuse and start == last_start:
                         _set_fused_update(fused_layers, False)
-                    Xb, Tb = _batch(X, T, perm, start, batch_size, gather_buffers)
-                    A0 = to_engine(Xb)  # (n[0], B) view
+                    A0, Tb = _batch(X, T, perm, start, batch_size, gather_buffers)  # (n[0], B)
                     if use_labels:  # Tb: (B,) class indices
                         cost, A = net.forward_backward(A0, labels=Tb, grad_scale=grad_scale)
                     else:  # Tb.T: (n[L], B) targets

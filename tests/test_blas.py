@@ -232,3 +232,96 @@ def test_fused_fit_on_a_strided_unshuffled_x_takes_the_fallback_and_agrees(
     np.testing.assert_allclose(hf["cost"], hp["cost"], rtol=1e-12)
     for (_, Pf, _, _), (_, Pp, _, _) in zip(fused.parameters(), plain.parameters()):
         np.testing.assert_allclose(Pf, Pp, rtol=1e-12, atol=1e-14)
+
+
+# --- the prepared update (GemmUpdate), reused from batch to batch ---------------------------
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_prepared_update_reads_the_arrays_current_contents(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, direct: bool
+) -> None:
+    if not direct:
+        gemm = blas._DirectGemm()
+        gemm.loaded = True
+        monkeypatch.setattr(blas, "_GEMM", gemm)
+    C, A, B = _operands(rng, 5, 4, 3, np.float64, "CF")
+    step = blas.GemmUpdate(C, A, B, -1.0)
+    assert step.direct == (direct and direct_blas_available())
+    for _ in range(3):  # new contents in the same arrays, as from one batch to the next
+        A[...] = rng.standard_normal(A.shape)
+        B[...] = rng.standard_normal(B.shape)
+        expected = C - A @ B
+        assert step.run() is C
+        np.testing.assert_allclose(C, expected, rtol=1e-12, atol=1e-12)
+    assert step.matches(C, A, B) and not step.matches(C, A, B.copy())
+    with pytest.raises(ValueError, match="mismatched shapes"):
+        blas.GemmUpdate(C, A, B.T, 1.0)
+
+
+def test_a_prepared_update_is_never_copied() -> None:
+    """Its stored addresses belong to the original arrays: a copy of a layer prepares anew."""
+    import copy
+    import pickle
+
+    C, A, B = np.zeros((2, 2)), np.ones((2, 2)), np.ones((2, 2))
+    step = blas.GemmUpdate(C, A, B, 1.0)
+    assert copy.deepcopy(step) is None
+    assert pickle.loads(pickle.dumps(step)) is None
+
+    layer = Dense(3, 2, seed=0)
+    layer.reuse_buffers = layer.fused_update = True
+    # dC_dZ in a buffer the layer owns, as in fit: a deep copy copies it along, so a copied
+    # prepared step would match the twin's arrays by identity and write to the original's W
+    dZ = layer.workspace("dZ", (2, 4), np.float64)
+    dZ[...] = 0.1
+    layer.forward(np.ones((3, 4)))
+    layer.backward(dZ)
+    assert layer._sgd_step is not None
+    twin = copy.deepcopy(layer)
+    assert twin._sgd_step is None
+    W_before = layer.W.copy()
+    twin.forward(twin.A_prev)
+    twin.backward(twin.workspace("dZ", (2, 4), np.float64))
+    np.testing.assert_array_equal(layer.W, W_before)  # the twin's step touched only its own W
+    np.testing.assert_allclose(twin.W, W_before - 0.1 * 4)
+
+
+def test_dense_reuses_its_prepared_step_only_for_the_same_arrays() -> None:
+    layer = Dense(3, 2, seed=0)
+    layer.reuse_buffers = layer.fused_update = True
+    dZ = np.full((2, 4), 0.5)
+    A_prev = np.ones((3, 4))
+    W0 = layer.W.copy()
+    layer.forward(A_prev)
+    layer.backward(dZ)
+    first = layer._sgd_step
+    layer.forward(A_prev)
+    layer.backward(dZ)  # same W, dC_dZ and input objects: the same prepared call
+    assert layer._sgd_step is first
+    np.testing.assert_allclose(layer.W, W0 - 2 * 0.5 * 4)
+    other = np.full((3, 4), 2.0)  # a new input array: prepared again, for the new addresses
+    layer.forward(other)
+    layer.backward(dZ)
+    assert layer._sgd_step is not first
+    np.testing.assert_allclose(layer.W, W0 - 2 * 0.5 * 4 - 0.5 * 2.0 * 4)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_fused_fit_batches_agree_whether_views_are_new_or_reused(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, shuffle: bool
+) -> None:
+    """Shuffled batches reuse one gathered buffer (the prepared step is reused); unshuffled
+    ones are a new slice of X each time (prepared per batch). Both equal the unfused fit, and
+    no layer keeps a prepared step (or the buffers it holds) after fit."""
+    X = rng.standard_normal((45, 6))
+    y = rng.integers(0, 3, 45)
+
+    def make() -> cr.Sequential:
+        return cr.mlp([6, 5, 4, 3], activation="relu", output="softmax", seed=2, dtype=np.float64)
+
+    kw = dict(epochs=3, lr=0.1, batch_size=8, shuffle=shuffle, seed=3, verbose=False)
+    fused, hf, plain, hp = _fit_pair(make, X, y, monkeypatch, **kw)
+    np.testing.assert_allclose(hf["cost"], hp["cost"], rtol=1e-12)
+    for (_, Pf, Gf, _), (_, Pp, Gp, _) in zip(fused.parameters(), plain.parameters()):
+        np.testing.assert_allclose(Pf, Pp, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(Gf, Gp, rtol=1e-12, atol=1e-14)
+    assert all(getattr(la, "_sgd_step", None) is None for la in fused.layers)

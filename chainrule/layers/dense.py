@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.blas import gemm_update
+from chainrule.blas import GemmUpdate
 from chainrule.init import as_rng, init_weights
 from chainrule.layers.base import Layer, register_layer
 
@@ -61,6 +61,9 @@ class Dense(Layer):
         #: Set by ``fit`` for plain SGD with a pre-scaled seed (see :meth:`_backward_fused`):
         #: the fast backward then applies the update itself instead of storing dC_dW.
         self.fused_update = False
+        #: the prepared GEMM of the fused step (chainrule.blas.GemmUpdate), reused from batch to
+        #: batch while W, the dC_dZ buffer and the input buffer are the same arrays
+        self._sgd_step: GemmUpdate | None = None
 
     def forward(self, A_prev: np.ndarray) -> np.ndarray:
         """Z = W @ A_prev + b : (n[l], n[l-1]) @ (n[l-1], m) + (n[l], 1) -> (n[l], m).
@@ -150,8 +153,9 @@ class Dense(Layer):
         1. dC_dA_prev = W.T @ dC_dZ : (n[l-1], n[l]) @ (n[l], m), FIRST, with the old W
            (skipped when ``propagate`` is False).
         2. W += -1 * dC_dZ @ A_prev.T : (n[l], m) @ (m, n[l-1]), one GEMM with beta = 1
-           (:func:`chainrule.blas.gemm_update`): the gradient is added into W as it is
-           computed, never stored, and W is read and written once (docs/math.md 7.3).
+           (:class:`chainrule.blas.GemmUpdate`, prepared once and reused while W, dC_dZ and
+           A_prev are the same arrays as in the previous batch): the gradient is added into
+           W as it is computed, never stored, and W is read and written once (docs/math.md 7.3).
         3. dC_db = dC_dZ @ 1 : (n[l],), then b -= dC_db (n[l], 1).
 
         dC_dW is not meaningful afterwards (at most scratch for ``gemm_update``'s fallback):
@@ -164,8 +168,11 @@ class Dense(Layer):
         if self.propagate:
             dC_dA_prev = self.workspace("dC_dA_prev", (self.n_in, m), dtype)
             np.matmul(self.W.T, dC_dZ, out=dC_dA_prev)  # (n[l-1], n[l]) @ (n[l], m)
+        step = self._sgd_step  # the previous batch's prepared W -= dC_dZ @ A_prev.T
+        if step is None or not step.matches(self.W, dC_dZ, A_prev):
+            step = self._sgd_step = GemmUpdate(self.W, dC_dZ, A_prev.T, -1.0, key=A_prev)
         scratch = self.dC_dW if self.dC_dW is not None and self.dC_dW.dtype == dtype else None
-        gemm_update(self.W, dC_dZ, A_prev.T, -1.0, scratch=scratch)  # W -= dC_dZ @ A_prev.T
+        step.run(scratch)  # W += -1 * dC_dZ @ A_prev.T : (n[l], m) @ (m, n[l-1]), one GEMM
         self.b -= self._bias_gradient_fast(dC_dZ)  # (n[l], 1)
         return dC_dA_prev
 
