@@ -1,7 +1,7 @@
 """Training and inference speed of chainrule vs PyTorch 2.13 (CPU) and scikit-learn, ONE run.
 
 The MLP 784-256-128-10 (ReLU, softmax cross-entropy, plain SGD lr 0.1, batch 128) over 60,000
-examples of 784 features (real MNIST when ``chainrule.datasets.load("mnist")`` works offline,
+examples of 784 features (real MNIST when ``chainrule.data.load("mnist")`` works offline,
 otherwise random float32 pixels with random labels; the output says which). Every figure of
 issue 3's table comes from this one process, measured in interleaved rounds (each round runs
 every contender in a rotating order; each timed run comes right after an untimed run of the same
@@ -306,7 +306,7 @@ def reporter_cost_us(epochs: int = 2000) -> tuple[float, float]:
     resolve 2% on a machine whose epoch times vary by 20% from run to run; this can.
     Returns (plain lines, tqdm bar); the bar is NaN without tqdm.
     """
-    from chainrule.progress import EpochReporter
+    from chainrule.train.progress import EpochReporter
 
     class TTYSink:  # /dev/null that claims to be a terminal, so the reporter builds its bar
         def __init__(self, f: Any) -> None:
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data: {data_name}; MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, SGD lr {LR}")
         print(f"threads: {T} for all (torch.set_num_threads, threadpoolctl limits); BLAS: {blas}")
         print(f"torch {torch.__version__} (intra-op threads {torch.get_num_threads()})")
-        from chainrule.blas import direct_blas_description
+        from chainrule.fast.blas import direct_blas_description
 
         print(f"chainrule's SGD step inside the dC_dW product: {direct_blas_description()}")
         env_note = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}

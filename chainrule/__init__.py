@@ -9,10 +9,19 @@
 1.0
 """
 
-from chainrule import activations, datasets, losses, optimizers
-from chainrule.builders import mlp
-from chainrule.gradcheck import GradcheckReport, gradcheck
-from chainrule.layers import (
+from chainrule import _compat
+
+_compat.install()  # old import paths (chainrule.losses, chainrule.network, ...) keep working
+
+from chainrule import data, nn, optim  # noqa: E402
+from chainrule import data as datasets  # noqa: E402
+from chainrule import optim as optimizers  # noqa: E402
+from chainrule.learn.gradcheck import GradcheckReport, gradcheck  # noqa: E402
+from chainrule.data.standardize import Standardizer  # noqa: E402
+from chainrule.model.builders import mlp  # noqa: E402
+from chainrule.model.files import load  # noqa: E402
+from chainrule.model.network import Sequential  # noqa: E402
+from chainrule.nn import (  # noqa: E402
     Activation,
     AvgPool1D,
     AvgPool2D,
@@ -32,10 +41,11 @@ from chainrule.layers import (
     Softmax,
     Tanh,
 )
-from chainrule.network import Sequential
-from chainrule.serialization import load
-from chainrule.standardize import Standardizer
-from chainrule.training import DivergenceWarning
+from chainrule.nn import functional as activations  # noqa: E402
+from chainrule.nn import losses  # noqa: E402
+from chainrule.train.fit import DivergenceWarning  # noqa: E402
+
+
 
 __version__ = "0.1.0"
 

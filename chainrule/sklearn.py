@@ -7,7 +7,7 @@
 Like every scikit-learn estimator, X is (m, features) and y is (m,). The classifier accepts any
 labels (ints, strings, ...): ``classes_`` holds them sorted, and they are mapped to 0..K-1 inside
 (two classes: one sigmoid output with binary cross-entropy; more: a softmax output with
-cross-entropy). The trained :class:`~chainrule.network.Sequential` is ``net_``, its training
+cross-entropy). The trained :class:`~chainrule.model.network.Sequential` is ``net_``, its training
 history ``history_`` (``loss_curve_`` is the cost per epoch, as in ``MLPClassifier``).
 
 scikit-learn is an optional extra: ``pip install 'chainrule[sklearn]'``.
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.builders import mlp
-from chainrule.network import Sequential
+from chainrule.model.builders import mlp
+from chainrule.model.network import Sequential
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -146,7 +146,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
     activation:
         hidden activation: "relu", "tanh", "sigmoid", "leaky_relu".
     optimizer, lr, epochs, batch_size, weight_decay:
-        passed to :func:`chainrule.training.fit`.
+        passed to :func:`chainrule.train.fit.fit`.
     standardize:
         learn a per-feature Standardizer on the training X (strongly recommended).
     init:

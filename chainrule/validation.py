@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_X", "check_labels", "check_positive_int", "check_positive_float"]
+__all__ = [
+    "check_X",
+    "check_labels",
+    "check_int",
+    "check_positive_int",
+    "check_positive_float",
+]
 
 
 def _describe(a: np.ndarray) -> str:
@@ -110,12 +116,21 @@ def check_labels(y: Any, m: int, name: str = "y") -> np.ndarray:
     return arr
 
 
-def check_positive_int(name: str, value: Any) -> int:
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``; bools (a classic slip: True == 1) are refused.
+
+    The one integer check of the library: layer sizes, epochs, batch sizes, kernel sizes.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int >= 1, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value}")
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
     return int(value)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1 (see :func:`check_int`)."""
+    return check_int(name, value, 1)
 
 
 def check_positive_float(name: str, value: Any) -> float:

@@ -8,7 +8,7 @@ Conv1D(1->25, k5, s2, p1) -> ReLU -> Conv1D(25->25, k5, s2, p1) -> ReLU
 
 from _common import main
 
-from chainrule.builders_cnn import cnn1d
+from chainrule.model.cnn import cnn1d
 
 if __name__ == "__main__":
     main(

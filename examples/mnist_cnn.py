@@ -9,7 +9,7 @@ Conv(1->16, 3x3, same) -> ReLU -> MaxPool 2 -> Conv(16->32, 3x3, same) -> ReLU -
 
 from _common import main
 
-from chainrule.builders_cnn import lenet
+from chainrule.model.cnn import lenet
 
 if __name__ == "__main__":
     main(

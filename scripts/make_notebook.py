@@ -34,9 +34,9 @@ from IPython.display import Image, display
 
 import chainrule as cr
 from chainrule import plots
-from chainrule.diagnostics import diagnose, format_diagnostics, per_layer
-from chainrule.explain import explain_layers
-from chainrule.gradcheck import relative_error
+from chainrule.train.diagnostics import diagnose, format_diagnostics, per_layer
+from chainrule.learn.explain import explain_layers
+from chainrule.learn.gradcheck import relative_error
 
 np.set_printoptions(precision=4, suppress=True)
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 import chainrule as cr
-from chainrule.layers.activation import Activation
+from chainrule.nn.activation import Activation
 
 __all__ = [
     "numeric_gradient",
@@ -160,3 +160,21 @@ def chainrule_gradients(net: cr.Sequential) -> dict[str, np.ndarray]:
         label: np.array(getattr(layer, "dC_d" + name))
         for label, layer, name in net.named_parameters()
     }
+
+
+def fast_engine_gradients(net: cr.Sequential, X: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
+    """(cost, gradients) of one full batch computed by the fast engine's plan, which writes into
+    its own buffers (and publishes fresh arrays to the layers): the reference's numbers."""
+    from chainrule.fast.plan import MLPPlan
+    from chainrule.fast.support import why_not_fast
+    from chainrule.optim import SGD
+
+    if why_not_fast(net) is not None:  # the reference engine trains it: nothing to compare
+        cost = net.loss_and_gradients(X, y)
+        return cost, chainrule_gradients(net)
+    Xp = net.prepare_X(X)
+    plan = MLPPlan(net, SGD(lr=1.0), Xp, net.prepare_Y(y, len(Xp)), batch_size=len(Xp))
+    A0, Tb = plan.gather.batch(None, 0, len(Xp))
+    cost, _ = plan.forward_backward(A0, Tb)
+    plan.finish_epoch()
+    return cost, chainrule_gradients(net)

@@ -15,8 +15,8 @@ import torch
 from oracle import numeric_gradient, rel_err, torch_activation
 
 import chainrule as cr
-from chainrule import activations as F
-from chainrule.layers.activation import ACTIVATIONS, make_activation
+from chainrule.nn import functional as F
+from chainrule.nn.activation import ACTIVATIONS, make_activation
 
 NAMES = ["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "identity"]
 

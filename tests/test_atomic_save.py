@@ -32,7 +32,7 @@ CHILD = r"""
 import io, sys, time
 import numpy as np
 import chainrule as cr
-from chainrule import serialization
+from chainrule.model import files as serialization
 
 mode, path = sys.argv[1], sys.argv[2]
 net = cr.mlp([400, 500, 10], seed=0)  # ~200k parameters: each save writes ~0.8 MB

@@ -110,8 +110,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("output", [*TRAIN, "--output", "softplus"], r"unknown activation 'softplus'"),
     (
         "optimizer",
-        [*TRAIN, "--optimizer", "adamw"],
-        r"unknown optimizer 'adamw'; expected one of adam",
+        [*TRAIN, "--optimizer", "nadam"],
+        r"unknown optimizer 'nadam'; expected one of adam",
     ),
     ("init", [*TRAIN, "--init", "glorot"], r"unknown init 'glorot'; expected one of he"),
     ("seed negative", [*TRAIN, "--seed", "-1"], r"--seed must be an int >= 0, got -1"),

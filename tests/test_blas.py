@@ -1,4 +1,4 @@
-"""The SGD step inside the dC_dW product (``chainrule.blas.gemm_update``, ``Dense._backward_fused``),
+"""The SGD step inside the dC_dW product (``chainrule.fast.blas.gemm_update``, ``Dense._backward_fused``),
 each against the plain computation it replaces: np.matmul, then a separate update pass."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-import chainrule.blas as blas
-from chainrule.blas import direct_blas_available, direct_blas_description, gemm_update
-from chainrule.layers import Dense
+from chainrule.fast import blas
+from chainrule.fast.blas import direct_blas_available, direct_blas_description, gemm_update
+from chainrule.nn import Dense
 
 
 @pytest.fixture

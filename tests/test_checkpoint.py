@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import checkpoint as ck
+from chainrule.model.files import read_checkpoint
+from chainrule.train import checkpoint as ck
 from chainrule.cli.main import main
-from chainrule.layers import BatchNorm, Dropout
+from chainrule.nn import BatchNorm, Dropout
 
 DATA = cr.datasets.load("spirals")
 
@@ -107,7 +108,7 @@ def test_crash_mid_run_then_resume(tmp_path: Path) -> None:
     crashed = make_net("dropout+batchnorm")
     with pytest.raises(KeyboardInterrupt):
         fit(crashed, 6, checkpoint=path, checkpoint_every=2, callbacks=[crash])
-    _, meta, _ = ck.read_checkpoint(path)
+    _, meta, _ = read_checkpoint(path)
     assert meta["epoch"] == 2
 
     resumed = make_net("dropout+batchnorm")
@@ -143,7 +144,7 @@ def test_checkpoint_every_and_final(tmp_path: Path) -> None:
     finally:
         ck.Checkpointer.save = real_save  # type: ignore[method-assign]
     assert saved_epochs == [3, 6, 7]
-    net, meta, opt_arrays = ck.read_checkpoint(path)
+    net, meta, opt_arrays = read_checkpoint(path)
     assert meta["epoch"] == 7 and len(meta["history"]["cost"]) == 7
     assert meta["optimizer"]["name"] == "adam" and meta["optimizer"]["t"] > 0
     assert {k.split(":")[0] for k in opt_arrays} == {"m", "v"}
@@ -239,7 +240,7 @@ def test_resume_from_plain_model_or_damaged_checkpoint(tmp_path: Path) -> None:
     # an optimizer moment whose shape does not fit the network
     path = tmp_path / "run.npz"
     fit(make_net(), 1, checkpoint=path)
-    from chainrule.serialization import load_with_extras, save
+    from chainrule.model.files import load_with_extras, save
 
     saved, meta, extra = load_with_extras(path)
     extra["optimizer/m:0.W"] = np.zeros((3, 3), np.float32)

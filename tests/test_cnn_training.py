@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.builders_cnn import cnn1d, lenet
+from chainrule.model.cnn import cnn1d, lenet
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from oracle import numeric_gradient, rel_err
 
 import chainrule as cr
-from chainrule.layers.im2col import col2im, im2col
-from chainrule.loops.conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
+from chainrule.nn.im2col import col2im, im2col
+from chainrule.learn.loops.conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
 
 
 def to_torch(A: np.ndarray) -> torch.Tensor:
@@ -228,7 +228,7 @@ def test_conv_is_one_matrix_product_and_keeps_float32():
 
 
 def test_eval_mode_chunks_large_batches_identically(monkeypatch):
-    import chainrule.layers.conv as conv_mod
+    import chainrule.nn.conv as conv_mod
 
     layer = cr.Conv2D(2, 3, 3, padding=1, seed=0)
     X = np.random.default_rng(0).standard_normal((2, 5, 5, 7))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.datasets import fashion_mnist, mnist, mnist1d
+from chainrule.data import fashion_mnist, mnist, mnist1d
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.diagnostics import diagnose, format_diagnostics, per_layer
+from chainrule.train.diagnostics import diagnose, format_diagnostics, per_layer
 
 
 def _toy_history(standardize: bool) -> dict:

@@ -8,7 +8,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.cli.main import main
-from chainrule.explain import count_flops, explain, explain_layers
+from chainrule.learn.explain import count_flops, explain, explain_layers
 
 
 def test_notebook_network_formulas_and_shapes() -> None:

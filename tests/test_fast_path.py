@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
-from chainrule.network import to_engine
-from chainrule.optimizers import SGD, Momentum
-from chainrule.targets import one_hot
+from chainrule.nn.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
+from chainrule.model.network import to_engine
+from chainrule.optim import SGD, Momentum
+from chainrule.data.targets import one_hot
 
 CASES = [("relu", "softmax"), ("tanh", "sigmoid"), ("sigmoid", "identity"), ("relu", "tanh")]
 
@@ -245,14 +245,14 @@ def test_predict_returns_fresh_arrays_and_batches_agree(rng: np.random.Generator
     net.predict_proba(X[10:30])
     np.testing.assert_array_equal(p1, kept)
     A0 = to_engine(net._prepare_X(X))
-    whole = net._forward_batched(A0, batch_size=1000)
-    pieces = net._forward_batched(A0, batch_size=7)  # 8 full batches and a partial one
+    whole = net.forward_in_batches(A0, batch_size=1000)
+    pieces = net.forward_in_batches(A0, batch_size=7)  # 8 full batches and a partial one
     np.testing.assert_allclose(pieces, whole, rtol=1e-12)
     net.eval()
     np.testing.assert_allclose(whole, net.forward(A0), rtol=1e-12)
     Y = net._prepare_Y(y, 60)
-    in_pieces = net._cost_engine(A0, Y, batch_size=7)
-    assert in_pieces == pytest.approx(net._cost_engine(A0, Y, batch_size=1000), rel=1e-12)
+    in_pieces = net.cost_in_batches(A0, Y, batch_size=7)
+    assert in_pieces == pytest.approx(net.cost_in_batches(A0, Y, batch_size=1000), rel=1e-12)
     assert in_pieces == pytest.approx(net.cost(X, y), rel=1e-12)
 
 

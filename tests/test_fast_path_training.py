@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.losses import CrossEntropy
-from chainrule.network import to_engine
-from chainrule.optimizers import SGD, Adam, Momentum
-from chainrule.targets import one_hot
+from chainrule.nn.losses import CrossEntropy
+from chainrule.model.network import to_engine
+from chainrule.optim import SGD, Adam, Momentum
+from chainrule.data.targets import one_hot
 from chainrule.validation import _all_finite
 
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.serialization import HEADER_KEY
+from chainrule.model.files import HEADER_KEY
 
 FUZZ = settings(
     max_examples=150,

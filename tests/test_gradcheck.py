@@ -14,7 +14,7 @@ import pytest
 from oracle import numeric_gradient, rel_err
 
 import chainrule as cr
-from chainrule.gradcheck import GradcheckReport, relative_error
+from chainrule.learn.gradcheck import GradcheckReport, relative_error
 
 
 class NotebookBiasBugDense(cr.Dense):

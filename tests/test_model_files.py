@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.serialization import HEADER_KEY, load_with_extras, read_archive, save
+from chainrule.model.files import HEADER_KEY, load_with_extras, read_archive, save
 
 
 @pytest.fixture
@@ -152,12 +152,18 @@ def test_layer_type_that_names_code_is_unknown(
     model: tuple[cr.Sequential, Path], tmp_path: Path
 ) -> None:
     header, arrays = arrays_of(model[1])
-    for evil in ("os.system", "__import__", "builtins.eval", "Layer", "Sequential"):
+    for evil in ("os.system", "__import__", "builtins.eval", "Layer", "Activation"):
         header["layers"][1] = {"type": evil, "config": {"command": "touch PWNED"}}
         path = write(tmp_path / "unknown.npz", header, arrays)
         with pytest.raises(
             ValueError, match=r"layer 1 has unknown type .*known layer types: .*Dense"
         ):
+            cr.load(path)
+    # a container is a known type, but only with real children and no foreign arguments
+    for config, children in (({"command": "touch PWNED"}, [{"type": "ReLU"}]), ({}, None)):
+        header["layers"][1] = {"type": "Sequential", "config": config, "children": children}
+        path = write(tmp_path / "container.npz", header, arrays)
+        with pytest.raises(ValueError, match=r"layer 1 \(Sequential\) has a bad config"):
             cr.load(path)
     assert not (tmp_path / "PWNED").exists()
 

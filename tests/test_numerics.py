@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import activations as F
-from chainrule.losses import BinaryCrossEntropy, CrossEntropy
+from chainrule.nn import functional as F
+from chainrule.nn.losses import BinaryCrossEntropy, CrossEntropy
 
 DTYPES = [np.float32, np.float64]
 Z_GRID = [

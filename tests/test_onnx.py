@@ -68,6 +68,6 @@ def test_onnx_rejects_unsupported_layers() -> None:
     with pytest.raises(TypeError, match="layer 1 is Odd"):
         net.to_onnx()
     with pytest.raises(TypeError, match="Sequential"):
-        from chainrule.onnx_export import to_onnx
+        from chainrule.io.onnx import to_onnx
 
         to_onnx("not a network")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule.optimizers import SGD, Adam, Momentum, RMSProp, make_optimizer
+from chainrule.optim import SGD, Adam, Momentum, RMSProp, make_optimizer
 
 STEPS = 3
 

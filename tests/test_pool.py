@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from oracle import numeric_gradient, rel_err
 
 import chainrule as cr
-from chainrule.loops.pool import (
+from chainrule.learn.loops.pool import (
     avgpool2d_backward,
     avgpool2d_forward,
     maxpool2d_backward,

@@ -10,14 +10,14 @@ __all__ = ["cmd_bench", "add_bench_args"]
 
 
 def add_bench_args(parser: argparse.ArgumentParser) -> None:
-    from chainrule.bench import add_arguments
+    from chainrule.learn.lab import add_arguments
 
     add_arguments(parser)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the lab and print its table; exit 1 if the three ways disagree."""
-    from chainrule.bench import run_from_args
+    from chainrule.learn.lab import run_from_args
 
     return run_from_args(args)
 

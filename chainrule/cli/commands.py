@@ -47,7 +47,7 @@ def parse_layers(text: str) -> list[int]:
 def load_data(args: argparse.Namespace) -> cr.datasets.Dataset:
     """A named dataset, or a CSV file (``--data file.csv --target column``)."""
     if args.data.lower().endswith(".csv"):
-        from chainrule.datasets.csv import load_csv
+        from chainrule.data.csv import load_csv
 
         return load_csv(args.data, getattr(args, "target", None))
     return cr.datasets.load(args.data, seed=getattr(args, "seed", 0) or 0)
@@ -67,7 +67,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--optimizer", default="sgd", help="sgd, momentum, rmsprop or adam")
+    p.add_argument("--optimizer", default="sgd", help="sgd, momentum, rmsprop, adam or adamw")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--no-standardize", action="store_true", help="feed the raw inputs")
     p.add_argument("--seed", type=int, default=0)

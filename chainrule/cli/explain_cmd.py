@@ -20,10 +20,10 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from chainrule.explain import explain, explain_layers
+    from chainrule.learn.explain import explain, explain_layers
 
     if args.model:
-        from chainrule.serialization import load
+        from chainrule.model.files import load
 
         print(explain(load(args.model)))
     else:

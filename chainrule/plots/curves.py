@@ -75,7 +75,7 @@ def plot_history(history: Any, path: str | Path | None = None, dpi: int = 100) -
 
 
 def _grad_norms(history: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    from chainrule.diagnostics import per_layer
+    from chainrule.train.diagnostics import per_layer
 
     norms = per_layer(dict(history), "grad_norm")
     if not norms:

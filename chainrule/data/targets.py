@@ -1,0 +1,124 @@
+"""Turning user labels y (m,) into the engine's target matrix Y (n[L], m), and back.
+
+* binary cross-entropy: y in {0, 1}, Y = y.reshape(1, m) (or (m, k) 0/1 multi-label -> Y = y.T)
+* cross-entropy: integer labels 0..K-1, Y one-hot of shape (K, m): Y[y[j], j] = 1
+* mean squared error: y (m,) -> (1, m), or (m, k) -> (k, m)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.validation import check_labels
+
+__all__ = ["encode_targets", "one_hot", "check_class_count", "count_correct"]
+
+
+def one_hot(labels: np.ndarray, K: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
+    """(m,) integer labels -> (K, m) one-hot columns."""
+    m = labels.shape[0]
+    Y = np.zeros((K, m), dtype=dtype)
+    Y[labels, np.arange(m)] = 1
+    return Y
+
+
+def _integer_labels(y: np.ndarray, name: str) -> np.ndarray:
+    if y.dtype.kind == "f":
+        if not np.all(y == np.round(y)):
+            bad = y[y != np.round(y)][0].item()
+            raise ValueError(f"{name} must hold integer class labels 0..K-1, got {bad!r}")
+    return y.astype(np.int64)
+
+
+def encode_targets(
+    loss_name: str, y: Any, m: int, n_out: int, dtype: np.dtype | type = np.float64
+) -> np.ndarray:
+    """Validate labels against the cost and the output width; return Y of shape (n[L], m)."""
+    arr = np.asarray(y) if not isinstance(y, (str, bytes)) else y
+    if loss_name == "bce" and isinstance(arr, np.ndarray) and arr.ndim == 2 and arr.shape[1] > 1:
+        arr2 = arr
+        if arr2.shape != (m, n_out):
+            raise ValueError(f"multi-label y must have shape ({m}, {n_out}), got {arr2.shape}")
+        if arr2.dtype.kind not in "biuf":
+            raise TypeError(f"y must hold numbers 0/1, got dtype {arr2.dtype}")
+        if not np.isin(arr2, (0, 1)).all():
+            bad = arr2[~np.isin(arr2, (0, 1))][0].item()
+            raise ValueError(f"binary cross-entropy needs labels in {{0, 1}}, got {bad!r}")
+        return np.ascontiguousarray(arr2.T, dtype=dtype)
+    if loss_name == "mse" and isinstance(arr, np.ndarray) and arr.ndim == 2 and arr.shape[1] > 1:
+        if arr.shape != (m, n_out):
+            raise ValueError(
+                f"y must have shape ({m}, {n_out}) for {n_out} outputs, got {arr.shape}"
+            )
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"y must hold numbers, got dtype {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("y contains NaN or inf")
+        return np.ascontiguousarray(arr.T, dtype=dtype)
+    y1 = check_labels(y, m)
+    if loss_name == "bce":
+        if n_out != 1:
+            raise ValueError(
+                f"binary cross-entropy with {n_out} outputs needs y of shape ({m}, {n_out}); "
+                "for K exclusive classes use output='softmax'"
+            )
+        bad = ~np.isin(y1, (0, 1))
+        if bad.any():
+            raise ValueError(
+                f"binary cross-entropy needs labels in {{0, 1}}, got {y1[bad][0].item()!r} "
+                f"(labels seen: {np.unique(y1)[:10].tolist()}); for K classes use "
+                "output='softmax'"
+            )
+        return y1.reshape(1, m).astype(dtype)
+    if loss_name == "ce":
+        labels = _integer_labels(y1, "y")
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= n_out:
+            raise ValueError(
+                f"softmax cross-entropy with {n_out} outputs needs labels in 0..{n_out - 1}, "
+                f"got labels in {lo}..{hi}"
+            )
+        return one_hot(labels, n_out, dtype)
+    if n_out != 1:
+        raise ValueError(f"y must have shape ({m}, {n_out}) for {n_out} outputs, got {y1.shape}")
+    return y1.reshape(1, m).astype(dtype)
+
+
+def check_class_count(loss_name: str, Y: np.ndarray) -> None:
+    """Training a classifier needs at least two classes; raise if every label is the same.
+
+    ``Y`` is the encoded target matrix (n[L], m). For a single sigmoid output the classes are 0
+    and 1; for softmax they are the rows of the one-hot Y. Multi-label sigmoid outputs and
+    regression are not checked. Only :func:`chainrule.train.fit.fit` calls this: scoring or
+    validating on a one-class subset is legitimate.
+    """
+    if loss_name == "bce" and Y.shape[0] == 1:
+        present = np.unique(Y)
+    elif loss_name == "ce":
+        present = np.flatnonzero(Y.any(axis=1))
+    else:
+        return
+    if present.size < 2:
+        only = present[0].item() if present.size else None
+        only = int(only) if isinstance(only, float) and only.is_integer() else only
+        need = "0 and 1" if loss_name == "bce" else f"0..{Y.shape[0] - 1}"
+        raise ValueError(
+            f"y holds a single class ({only!r} for all {Y.shape[-1]} examples); a classifier "
+            f"needs at least two classes (labels {need})"
+        )
+
+
+def count_correct(loss_name: str, A: np.ndarray, Y: np.ndarray) -> int:
+    """How many examples (columns) of the outputs A (n[L], B) are classified right.
+
+    ``Y`` is the (n[L], B) target matrix, or for cross-entropy the (B,) class indices. Always 0
+    for regression (mean squared error).
+    """
+    if loss_name == "ce":
+        classes = Y if Y.ndim == 1 else np.argmax(Y, axis=0)
+        return int(np.count_nonzero(np.argmax(A, axis=0) == classes))
+    if loss_name == "bce":
+        return int(np.count_nonzero(np.all((A >= 0.5) == (Y >= 0.5), axis=0)))
+    return 0

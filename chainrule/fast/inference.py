@@ -1,0 +1,46 @@
+"""Prediction through a supported network with buffers allocated once per call.
+
+``forward(net, A0, batch_size)`` returns A[L] for all m columns, the same numbers as the
+reference layers' forward in prediction mode, or None when the network is not one the fast
+engine supports (see :mod:`chainrule.fast.support`), and the caller runs the reference layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.fast.activations import activate_
+from chainrule.fast.support import mlp_blocks
+
+__all__ = ["forward"]
+
+
+def forward(net: Any, A0: np.ndarray, batch_size: int = 4096) -> np.ndarray | None:
+    """A[L] : (n[L], m) from A[0] : (n[0], m), ``batch_size`` columns at a time; a fresh array."""
+    blocks = mlp_blocks(net)
+    if isinstance(blocks, str) or A0.ndim != 2:
+        return None
+    m = A0.shape[1]
+    dtype = blocks[0][0].W.dtype
+    out = np.empty((blocks[-1][0].n_out, m), dtype=dtype)
+    buffers: dict[int, list[tuple[np.ndarray, np.ndarray | None]]] = {}
+    for s in range(0, m, batch_size):
+        A = A0[:, s : s + batch_size]  # (n[0], B)
+        B = A.shape[1]
+        bufs = buffers.get(B)
+        if bufs is None:  # one set per batch size (the last batch may be shorter)
+            bufs = buffers[B] = [
+                (
+                    np.empty((dense.n_out, B), dtype=dtype),
+                    np.empty((dense.n_out, B), dtype=dtype) if act == "relu" else None,
+                )
+                for dense, act in blocks
+            ]
+        for (dense, act), (Z, mask) in zip(blocks, bufs):
+            np.matmul(dense.W, A, out=Z)  # (n[l], n[l-1]) @ (n[l-1], B)
+            Z += dense.b  # (n[l], 1) broadcast over B
+            A = activate_(act, Z, mask)  # in place: A[l] is Z's buffer
+        out[:, s : s + B] = A
+    return out

@@ -1,0 +1,1 @@
+"""Files: the model archive (JSON architecture + arrays, atomic, never pickled) and ONNX export."""

@@ -1,0 +1,1 @@
+"""Networks a user trains: a Sequential with a cost, the examples-first boundary, builders."""

@@ -1,0 +1,80 @@
+"""Small convolutional network builders (LeNet-style) for images (C, H, W) and sequences (C, L)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from chainrule.nn.init import as_rng
+from chainrule.nn.activation import ReLU, Softmax
+from chainrule.nn.layer import Layer
+from chainrule.nn.batchnorm import BatchNorm
+from chainrule.nn.conv import Conv1D, Conv2D
+from chainrule.nn.dense import Dense
+from chainrule.nn.dropout import Dropout
+from chainrule.nn.flatten import Flatten
+from chainrule.nn.pool import MaxPool2D
+from chainrule.model.network import Sequential
+
+__all__ = ["lenet", "cnn1d"]
+
+
+def lenet(
+    input_shape: tuple[int, int, int] = (1, 28, 28),
+    channels: Sequence[int] = (8, 16),
+    kernel_size: int = 5,
+    hidden: int = 128,
+    n_classes: int = 10,
+    dropout: float = 0.0,
+    batchnorm: bool = False,
+    seed: int | None = None,
+    dtype: np.dtype | type = np.float32,
+) -> Sequential:
+    """[Conv2D (same padding) -> (BatchNorm) -> ReLU -> MaxPool2D(2)] per entry of ``channels``,
+    then Flatten -> Dense(hidden) -> ReLU -> (Dropout) -> Dense(n_classes) -> Softmax.
+
+    >>> net = lenet(seed=0)
+    >>> net.output_shape
+    (10,)
+    """
+    rng = as_rng(seed)
+    C, H, W = input_shape
+    layers: list[Layer] = []
+    for out in channels:
+        layers.append(Conv2D(C, out, kernel_size, padding=kernel_size // 2, seed=rng))
+        if batchnorm:
+            layers.append(BatchNorm(out))
+        layers += [ReLU(), MaxPool2D(2)]
+        C, H, W = out, H // 2, W // 2
+    layers += [Flatten(), Dense(C * H * W, hidden, init="he", seed=rng), ReLU()]
+    if dropout > 0:
+        layers.append(Dropout(dropout, seed=rng))
+    layers += [Dense(hidden, n_classes, init="xavier", seed=rng), Softmax()]
+    net = Sequential(layers, input_shape=tuple(input_shape), dtype=dtype)
+    net.seed = seed
+    return net
+
+
+def cnn1d(
+    input_shape: tuple[int, int] = (1, 40),
+    channels: Sequence[int] = (25, 25, 25),
+    kernel_size: int = 5,
+    stride: int = 2,
+    padding: int = 1,
+    n_classes: int = 10,
+    seed: int | None = None,
+    dtype: np.dtype | type = np.float32,
+) -> Sequential:
+    """The MNIST-1D paper's CNN: [Conv1D(k, stride, padding) -> ReLU] per entry of ``channels``,
+    then Flatten -> Dense(n_classes) -> Softmax."""
+    rng = as_rng(seed)
+    C, L = input_shape
+    layers: list[Layer] = []
+    for out in channels:
+        layers += [Conv1D(C, out, kernel_size, stride=stride, padding=padding, seed=rng), ReLU()]
+        C, L = out, (L + 2 * padding - kernel_size) // stride + 1
+    layers += [Flatten(), Dense(C * L, n_classes, init="xavier", seed=rng), Softmax()]
+    net = Sequential(layers, input_shape=tuple(input_shape), dtype=dtype)
+    net.seed = seed
+    return net
