@@ -16,8 +16,8 @@ _compat.install()  # old import paths (chainrule.losses, chainrule.network, ...)
 from chainrule import data, nn, optim  # noqa: E402
 from chainrule import data as datasets  # noqa: E402
 from chainrule import optim as optimizers  # noqa: E402
-from chainrule.learn.gradcheck import GradcheckReport, gradcheck  # noqa: E402
 from chainrule.data.standardize import Standardizer  # noqa: E402
+from chainrule.learn.gradcheck import GradcheckReport, gradcheck  # noqa: E402
 from chainrule.model.builders import mlp  # noqa: E402
 from chainrule.model.files import load  # noqa: E402
 from chainrule.model.network import Sequential  # noqa: E402
@@ -37,15 +37,15 @@ from chainrule.nn import (  # noqa: E402
     MaxPool1D,
     MaxPool2D,
     ReLU,
+    Residual,
     Sigmoid,
     Softmax,
     Tanh,
+    losses,  # noqa: E402
 )
 from chainrule.nn import functional as activations  # noqa: E402
-from chainrule.nn import losses  # noqa: E402
-from chainrule.train.fit import DivergenceWarning  # noqa: E402
-
-
+from chainrule.train import callbacks  # noqa: E402
+from chainrule.train.fit import DivergenceWarning, fit  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -67,12 +67,18 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "ReLU",
+    "Residual",
     "Sequential",
     "Sigmoid",
     "Softmax",
     "Standardizer",
     "Tanh",
     "activations",
+    "callbacks",
+    "data",
+    "fit",
+    "nn",
+    "optim",
     "datasets",
     "gradcheck",
     "load",

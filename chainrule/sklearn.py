@@ -22,6 +22,7 @@ import numpy as np
 
 from chainrule.model.builders import mlp
 from chainrule.model.network import Sequential
+from chainrule.validation import check_int, check_positive_int
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -71,8 +72,8 @@ class _NeuralNetBase(BaseEstimator):
     # --- helpers ------------------------------------------------------------------------------
     def _sizes(self, n_in: int, n_out: int) -> list[int]:
         hidden = self.hidden_layer_sizes
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-            hidden = (int(hidden),)
+        if isinstance(hidden, (int, np.integer)):
+            hidden = (check_positive_int("hidden_layer_sizes", hidden),)
         if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
             raise TypeError(
                 f"hidden_layer_sizes must be a tuple of ints like (16, 16), got {hidden!r}"
@@ -85,8 +86,8 @@ class _NeuralNetBase(BaseEstimator):
             return None
         if isinstance(rs, np.random.RandomState):
             return int(rs.randint(0, 2**31 - 1))
-        if isinstance(rs, (int, np.integer)) and not isinstance(rs, bool):
-            return int(rs)
+        if isinstance(rs, (bool, int, np.integer)):
+            return check_int("random_state", rs, 0)
         raise TypeError(f"random_state must be None, an int or a RandomState, got {rs!r}")
 
     def _train(self, X: np.ndarray, y: np.ndarray, n_out: int, output: str) -> None:

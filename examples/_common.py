@@ -112,13 +112,35 @@ def _printer(
     return cb
 
 
-def torch_model_from(net: cr.Sequential) -> Any:
-    """The same architecture in torch.nn, with chainrule's initial weights copied in."""
+def torch_model_from(net: Any) -> Any:
+    """The same architecture in torch.nn, with chainrule's initial weights copied in.
+
+    ``net`` is a network or any container of layers; a ``Residual`` block becomes a module that
+    returns x + block(x), nested blocks nested modules.
+    """
     import torch
     from torch import nn
 
+    class TorchResidual(nn.Module):
+        def __init__(self, block: Any) -> None:
+            super().__init__()
+            self.block = block
+
+        def forward(self, x: Any) -> Any:
+            return x + self.block(x)
+
     mods: list[Any] = []
     for layer in net.layers:
+        if isinstance(layer, cr.Residual):
+            block = layer.block
+            inner = torch_model_from(
+                block if hasattr(block, "layers") else cr.nn.Sequential([block])
+            )
+            mods.append(TorchResidual(inner))
+            continue
+        if isinstance(layer, cr.nn.Sequential):
+            mods.append(torch_model_from(layer))
+            continue
         if isinstance(layer, cr.Conv2D):
             mod = nn.Conv2d(
                 layer.in_channels,

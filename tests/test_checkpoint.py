@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.model.files import read_checkpoint
-from chainrule.train import checkpoint as ck
 from chainrule.cli.main import main
+from chainrule.model.files import read_checkpoint
 from chainrule.nn import BatchNorm, Dropout
+from chainrule.train import checkpoint as ck
 
 DATA = cr.datasets.load("spirals")
 

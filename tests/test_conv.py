@@ -15,8 +15,13 @@ from hypothesis import strategies as st
 from oracle import numeric_gradient, rel_err
 
 import chainrule as cr
+from chainrule.learn.loops.conv import (
+    conv1d_backward,
+    conv1d_forward,
+    conv2d_backward,
+    conv2d_forward,
+)
 from chainrule.nn.im2col import col2im, im2col
-from chainrule.learn.loops.conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
 
 
 def to_torch(A: np.ndarray) -> torch.Tensor:

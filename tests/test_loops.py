@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.learn import lab as bench
 from chainrule.cli.main import main as cli_main
-from chainrule.nn.activation import ReLU, Softmax
+from chainrule.data.targets import one_hot
+from chainrule.learn import lab as bench
 from chainrule.learn.loops import costs as lc
 from chainrule.learn.loops import dense as ld
+from chainrule.nn.activation import ReLU, Softmax
 from chainrule.nn.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
-from chainrule.data.targets import one_hot
 
 
 @pytest.fixture

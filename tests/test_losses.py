@@ -16,10 +16,10 @@ import torch
 from oracle import numeric_gradient, rel_err, torch_cost
 
 import chainrule as cr
+from chainrule.data.targets import one_hot
 from chainrule.fast.costs import fused_cost_and_gradient
 from chainrule.nn.activation import make_activation
 from chainrule.nn.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, make_loss
-from chainrule.data.targets import one_hot
 
 PAIRS = [("bce", "sigmoid"), ("ce", "softmax"), ("mse", "identity")]
 

@@ -28,6 +28,7 @@ or when the arrays do not qualify (dtype, layout, overlap), :func:`gemm_update` 
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,34 @@ def _candidate_libraries() -> list[Path]:
     return found
 
 
-_GEMM = _DirectGemm()
+class _ScipyGemm(_DirectGemm):
+    """scipy.linalg.blas.sgemm/dgemm (scipy's own OpenBLAS), the public API for beta = 1."""
+
+    def load(self) -> None:
+        self.loaded = True
+        if os.environ.get("CHAINRULE_NO_DIRECT_BLAS"):
+            self.description = "off (CHAINRULE_NO_DIRECT_BLAS is set)"
+            return
+        try:
+            from scipy.linalg import blas
+        except ImportError:
+            self.description = "off (scipy is not installed)"
+            return
+        self.funcs = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
+        if _self_test():
+            self.description = "sgemm/dgemm from scipy.linalg.blas"
+            return
+        self.funcs = {}
+        self.description = "off (scipy.linalg.blas failed the self-test)"
+
+
+def _choose_backend() -> _DirectGemm:
+    """``CHAINRULE_BLAS=scipy`` or ``ctypes`` picks the route; the default is NumPy's own BLAS
+    through ctypes (docs/performance.md, "Which BLAS call")."""
+    return _ScipyGemm() if os.environ.get("CHAINRULE_BLAS") == "scipy" else _DirectGemm()
+
+
+_GEMM = _choose_backend()
 
 
 def _direct(dtype: np.dtype) -> Any:
@@ -121,10 +149,8 @@ def _operand(X: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def _direct_call(
-    C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float
-) -> tuple[Any, tuple[Any, ...]] | None:
-    """(cblas_?gemm, its 14 arguments) computing C += alpha * A @ B with beta = 1, or None
+def _direct_call(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> Any:
+    """A prepared call (no arguments) computing C += alpha * A @ B with beta = 1, or None
     when it does not apply (no direct BLAS, mixed dtypes, layouts BLAS cannot read, overlap)."""
     fn = _direct(C.dtype)
     if fn is None or A.dtype != C.dtype or B.dtype != C.dtype:
@@ -136,12 +162,29 @@ def _direct_call(
         return None
     if np.may_share_memory(C, A) or np.may_share_memory(C, B):
         return None
+    if isinstance(_GEMM, _ScipyGemm):
+        return _scipy_call(fn, C, A, B, alpha)
     (M, N), K = C.shape, A.shape[1]
     args = (
         _ROW_MAJOR, a[0], b[0], M, N, K, float(alpha),
         A.ctypes.data, a[1], B.ctypes.data, b[1], 1.0, C.ctypes.data, N,
     )  # fmt: skip
-    return fn, args
+    return functools.partial(fn, *args)
+
+
+def _scipy_call(fn: Any, C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> Any:
+    """scipy's Fortran ?gemm on the transposes: C.T (F-ordered, C's own memory) += alpha *
+    B.T @ A.T, each operand passed as the F-ordered array it already is (no copy): an F-ordered
+    X as is, a C-ordered X as X.T with the transpose flag."""
+
+    def fortran(X: np.ndarray) -> tuple[np.ndarray, int]:
+        return (X, 0) if X.flags.f_contiguous else (X.T, 1)
+
+    a, trans_a = fortran(B.T)  # (N, K)
+    b, trans_b = fortran(A.T)  # (K, M)
+    return functools.partial(
+        fn, float(alpha), a, b, beta=1.0, c=C.T, overwrite_c=1, trans_a=trans_a, trans_b=trans_b
+    )
 
 
 def _call_direct(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> bool:
@@ -149,7 +192,7 @@ def _call_direct(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> b
     call = _direct_call(C, A, B, alpha)
     if call is None:
         return False
-    call[0](*call[1])
+    call()
     return True
 
 
@@ -199,7 +242,7 @@ class GemmUpdate:
     def run(self, scratch: np.ndarray | None = None) -> np.ndarray:
         """C += alpha * A @ B, with the arrays' current contents; returns C."""
         if self._call is not None:
-            self._call[0](*self._call[1])
+            self._call()
             return self.C
         return gemm_update(self.C, self.A, self.B, self.alpha, scratch=scratch)
 

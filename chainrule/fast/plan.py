@@ -93,7 +93,10 @@ class MLPPlan:
         self.keys = [str(index[id(d)]) for d, _ in blocks]  # "0", "2", ...: as net.parameters()
         self.params = []
         for (d, _), (gW, gb), key in zip(blocks, self.grads, self.keys):
-            self.params += [ParamGrad(f"{key}.W", d.W, gW, True), ParamGrad(f"{key}.b", d.b, gb, False)]
+            self.params += [
+                ParamGrad(f"{key}.W", d.W, gW, True),
+                ParamGrad(f"{key}.b", d.b, gb, False),
+            ]
         self.prescaled = optimizer.accepts_prescaled and clip_grad_norm is None
         self.fuse = self.prescaled and direct_blas_available()
         self.prepared: dict[tuple[int, int], GemmUpdate] = {}

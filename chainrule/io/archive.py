@@ -56,8 +56,6 @@ def write_archive(
         raise
 
 
-
-
 #: np.savez stores arrays uncompressed, so an archive declaring far more bytes than it holds is a
 #: zip bomb or a corrupt directory, not a model: reject it before decompressing anything
 MAX_EXPANSION = 64
@@ -145,5 +143,3 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
             f"(this chainrule reads version {VERSION})"
         )
     return header, arrays
-
-

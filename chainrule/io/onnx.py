@@ -30,7 +30,6 @@ from chainrule.nn.activation import (
     Tanh,
 )
 from chainrule.nn.dense import Dense
-from chainrule.model.network import Sequential
 
 __all__ = ["to_onnx", "OPSET", "INPUT_NAME", "OUTPUT_NAME"]
 
@@ -56,7 +55,7 @@ def _import_onnx() -> Any:
     return onnx
 
 
-def _build_graph(net: Sequential, onnx: Any) -> Any:
+def _build_graph(net: Any, onnx: Any) -> Any:
     helper, TensorProto = onnx.helper, onnx.TensorProto
     nodes: list[Any] = []
     inits: list[Any] = []
@@ -129,12 +128,12 @@ def _build_graph(net: Sequential, onnx: Any) -> Any:
     return model
 
 
-def to_onnx(net: Sequential, path: str | Path | None = None) -> Any:
+def to_onnx(net: Any, path: str | Path | None = None) -> Any:
     """Build the ONNX model of ``net`` (and write it to ``path`` when given); return the model.
 
     Running it on float32 X (m, n[0]) gives the same (m, n[L]) array as ``net.predict_proba(X)``.
     """
-    if not isinstance(net, Sequential):
+    if not (isinstance(getattr(net, "layers", None), list) and hasattr(net, "input_shape")):
         raise TypeError(f"to_onnx needs a chainrule Sequential network, got {type(net).__name__}")
     onnx = _import_onnx()
     model = _build_graph(net, onnx)

@@ -102,9 +102,7 @@ def build_layer(
     return layer
 
 
-def take_array(
-    arrays: dict[str, np.ndarray], key: str, like: np.ndarray, path: Path
-) -> np.ndarray:
+def take_array(arrays: dict[str, np.ndarray], key: str, like: np.ndarray, path: Path) -> np.ndarray:
     """The stored array ``key``, checked against ``like`` (shape) and cast to its dtype."""
     if key not in arrays:
         raise ValueError(f"{path}: array {key!r} is missing")

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chainrule.model.builders import mlp
+from chainrule.model.network import Sequential
 from chainrule.nn.activation import Activation
 from chainrule.nn.dense import Dense
-from chainrule.model.network import Sequential
 
 __all__ = ["explain", "explain_layers", "count_flops", "LayerCost"]
 

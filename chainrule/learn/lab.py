@@ -29,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.model.builders import mlp
-from chainrule.nn.dense import Dense
+from chainrule.data.targets import one_hot
 from chainrule.learn.loops import costs as loop_costs
 from chainrule.learn.loops import dense as loop_dense
+from chainrule.model.builders import mlp
 from chainrule.model.network import Sequential
-from chainrule.data.targets import one_hot
+from chainrule.nn.dense import Dense
+from chainrule.validation import check_positive_int
 
 __all__ = ["LabRow", "LabResult", "run", "main"]
 
@@ -197,9 +198,9 @@ def run(
         raise ValueError(f"sizes needs an input and an output size, got {sizes}")
     if sizes[-1] < 2:
         raise ValueError(f"the lab uses a softmax output: it needs >= 2 classes, got {sizes[-1]}")
-    for name, v in (("m", m), ("loop_examples", loop_examples), ("repeats", repeats)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    m = check_positive_int("m", m)
+    loop_examples = check_positive_int("loop_examples", loop_examples)
+    repeats = check_positive_int("repeats", repeats)
     loop_examples = min(loop_examples, m)
     rng = np.random.default_rng(seed)
     net = mlp(list(sizes), activation="relu", output="softmax", seed=seed, dtype=np.float64)

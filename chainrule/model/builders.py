@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.nn.init import as_rng, default_init
-from chainrule.nn.activation import make_activation
-from chainrule.nn.layer import Layer
-from chainrule.nn.dense import Dense
-from chainrule.nn.losses import Loss, make_loss
 from chainrule.model.network import Sequential
+from chainrule.nn.activation import make_activation
+from chainrule.nn.dense import Dense
+from chainrule.nn.init import as_rng, default_init
+from chainrule.nn.layer import Layer
+from chainrule.nn.losses import Loss, make_loss
+from chainrule.validation import check_positive_int
 
 __all__ = ["mlp"]
 
@@ -41,11 +42,7 @@ def mlp(
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output size, got {sizes}")
-    for i, n in enumerate(sizes):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise TypeError(f"layer size n[{i}] must be an int, got {type(n).__name__} {n!r}")
-        if n < 1:
-            raise ValueError(f"layer size n[{i}] must be >= 1, got {n}")
+    sizes = [check_positive_int(f"layer size n[{i}]", n) for i, n in enumerate(sizes)]
     hidden = make_activation(activation)  # validates the name early
     output_layer = make_activation(output)
     if loss is not None:

@@ -6,16 +6,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule.nn.init import as_rng
+from chainrule.model.network import Sequential
 from chainrule.nn.activation import ReLU, Softmax
-from chainrule.nn.layer import Layer
 from chainrule.nn.batchnorm import BatchNorm
 from chainrule.nn.conv import Conv1D, Conv2D
 from chainrule.nn.dense import Dense
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.flatten import Flatten
+from chainrule.nn.init import as_rng
+from chainrule.nn.layer import Layer
 from chainrule.nn.pool import MaxPool2D
-from chainrule.model.network import Sequential
 
 __all__ = ["lenet", "cnn1d"]
 

@@ -19,6 +19,7 @@ from chainrule.data.standardize import Standardizer
 from chainrule.io.archive import FORMAT, HEADER_KEY, VERSION, read_archive, write_archive
 from chainrule.io.tree import array_key, build_layer, layer_spec, take_array, tree_arrays
 from chainrule.model.network import Sequential
+from chainrule.train.checkpoint import check_path, checkpoint_meta
 
 __all__ = [
     "save",
@@ -120,9 +121,7 @@ def read_checkpoint(
     path: str | os.PathLike[str],
 ) -> tuple[Sequential, dict[str, Any], dict[str, np.ndarray]]:
     """(network, checkpoint metadata, optimizer arrays) from a checkpoint file, or ValueError."""
-    from chainrule.train.checkpoint import _check_path, checkpoint_meta
-
-    path = _check_path(path, "resume")
+    path = check_path(path, "resume")
     net, meta, arrays = load_with_extras(path)
     ck = checkpoint_meta({"extra": meta}, str(path))
     opt_arrays = {

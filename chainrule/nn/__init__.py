@@ -15,6 +15,11 @@ from chainrule.nn.activation import (
     Tanh,
     make_activation,
 )
+from chainrule.nn.batchnorm import BatchNorm
+from chainrule.nn.conv import Conv1D, Conv2D
+from chainrule.nn.dense import Dense
+from chainrule.nn.dropout import Dropout
+from chainrule.nn.flatten import Flatten
 from chainrule.nn.layer import (
     LAYER_REGISTRY,
     Layer,
@@ -22,11 +27,6 @@ from chainrule.nn.layer import (
     check_no_shared_layers,
     register_layer,
 )
-from chainrule.nn.batchnorm import BatchNorm
-from chainrule.nn.conv import Conv1D, Conv2D
-from chainrule.nn.dense import Dense
-from chainrule.nn.dropout import Dropout
-from chainrule.nn.flatten import Flatten
 from chainrule.nn.pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
 from chainrule.nn.residual import Residual
 from chainrule.nn.sequential import Sequential

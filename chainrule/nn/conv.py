@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.nn.im2col import col2im, conv_output_size, im2col
 from chainrule.nn.init import as_rng, init_weights
 from chainrule.nn.layer import Layer, register_layer
-from chainrule.nn.im2col import col2im, conv_output_size, im2col
 from chainrule.validation import check_int
 
 __all__ = ["Conv2D", "Conv1D", "as_pair", "MAX_COLS"]

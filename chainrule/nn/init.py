@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.validation import check_int
+
 __all__ = ["INITS", "default_init", "init_weights", "as_rng"]
 
 INITS = ("he", "xavier", "normal")
@@ -23,10 +25,8 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     """Turn a seed (or an existing Generator, or None for fresh entropy) into a Generator."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if seed is not None and seed < 0:
-        raise ValueError(f"seed must be an int >= 0 or None, got {seed}")
+    if seed is not None:
+        seed = check_int("seed", seed, 0)
     return np.random.default_rng(seed)
 
 

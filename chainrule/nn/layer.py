@@ -110,7 +110,9 @@ class Layer:
         for prefix, layer in self.named_layers():
             for name in layer.param_names:
                 G = getattr(layer, "dC_d" + name, None)
-                out.append(ParamGrad(prefix + name, getattr(layer, name), G, name in layer.decay_names))
+                out.append(
+                    ParamGrad(prefix + name, getattr(layer, name), G, name in layer.decay_names)
+                )
         return out
 
     def named_arrays(self) -> Iterator[tuple[str, Layer, str]]:

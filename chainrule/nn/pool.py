@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.nn.layer import Layer, register_layer
 from chainrule.nn.conv import as_pair
-from chainrule.validation import check_int
 from chainrule.nn.im2col import conv_output_size, pad_images, window_view
+from chainrule.nn.layer import Layer, register_layer
+from chainrule.validation import check_int
 
 __all__ = ["MaxPool2D", "AvgPool2D", "MaxPool1D", "AvgPool1D"]
 

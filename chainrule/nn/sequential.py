@@ -33,7 +33,9 @@ class Sequential(Layer):
     def __init__(self, layers: Iterable[Layer]) -> None:
         super().__init__()
         if isinstance(layers, Layer):
-            raise TypeError("Sequential takes a list of layers, got a single layer; wrap it: [layer]")
+            raise TypeError(
+                "Sequential takes a list of layers, got a single layer; wrap it: [layer]"
+            )
         self.layers: list[Layer] = list(layers)
         if not self.layers:
             raise ValueError("a network needs at least one layer, got an empty list")

@@ -22,7 +22,6 @@ from chainrule.nn.layer import ParamGrad
 __all__ = ["Optimizer", "SGD", "Momentum", "RMSProp", "Adam", "OPTIMIZERS", "make_optimizer"]
 
 
-
 def _positive(name: str, value: Any, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")

@@ -51,9 +51,9 @@ def plot_training(
 ) -> Any:
     """Cost and accuracy curves in one figure, plus the decision boundary of ``model`` on (X, y)
     when X has 2 features (what ``chainrule train --plot`` writes). Returns the Figure."""
-    from chainrule.plots.curves import _check_history
+    from chainrule.plots.curves import check_history
 
-    history = _check_history(history)
+    history = check_history(history)
     boundary = model is not None and X is not None and y is not None and _is_2d(X)
     panels = 1 + bool(history.get("accuracy")) + boundary
     fig, axes = new_figure(1, panels, size=(4.2 * panels, 3.5))

@@ -13,7 +13,7 @@ from chainrule.plots._backend import finish, new_figure
 __all__ = ["plot_history", "plot_gradient_norms", "draw_cost", "draw_accuracy"]
 
 
-def _check_history(history: Any) -> Mapping[str, Any]:
+def check_history(history: Any) -> Mapping[str, Any]:
     if hasattr(history, "history_"):  # a fitted chainrule.sklearn estimator
         history = history.history_
     elif hasattr(history, "history") and not isinstance(history, Mapping):  # a Sequential
@@ -65,7 +65,7 @@ def plot_history(history: Any, path: str | Path | None = None, dpi: int = 100) -
 
     ``history`` is the dict returned by ``fit`` (or a trained network / sklearn estimator).
     """
-    history = _check_history(history)
+    history = check_history(history)
     panels = 2 if history.get("accuracy") else 1
     fig, axes = new_figure(1, panels, size=(4.2 * panels, 3.4))
     draw_cost(axes[0, 0], history)
@@ -96,7 +96,7 @@ def plot_gradient_norms(histories: Any, path: str | Path | None = None, dpi: int
         histories = {"": histories}
     if not isinstance(histories, Mapping) or not histories:
         raise ValueError("expected a history dict or a dict of named histories")
-    named = {name: _grad_norms(_check_history(h)) for name, h in histories.items()}
+    named = {name: _grad_norms(check_history(h)) for name, h in histories.items()}
     fig, axes = new_figure(1, len(named), size=(4.2 * len(named), 3.4))
     lo, hi = np.inf, 0.0
     for ax, (name, norms) in zip(axes[0], named.items()):

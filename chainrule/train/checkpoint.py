@@ -80,7 +80,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _check_path(path: Any, what: str) -> Path:
+def check_path(path: Any, what: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{what} must be a file path (str or Path), got {type(path).__name__}")
     path = Path(path)
@@ -156,7 +156,7 @@ class Checkpointer:
         self.optimizer = optimizer
         self.rng = rng
         self.every = check_positive_int("checkpoint_every", every)
-        self.path = None if path is None else _check_path(path, "checkpoint")
+        self.path = None if path is None else check_path(path, "checkpoint")
         if self.path is not None:
             folder = self.path.parent if str(self.path.parent) else Path(".")
             if not folder.is_dir():
@@ -202,7 +202,7 @@ class Checkpointer:
         """Restore weights, optimizer, generators and ``history`` (in place); return the epoch."""
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"resume must be a file path (str or Path), got {type(path).__name__}")
-        path = _check_path(path, "resume")
+        path = check_path(path, "resume")
         where = f"cannot resume from {path}"
         header, arrays = read_archive(path)
         ck = checkpoint_meta(header, str(path))

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.data.layout import to_engine
 from chainrule.nn.activation import Activation, ReLU, Sigmoid, Tanh
-from chainrule.model.network import Sequential, to_engine
 
 __all__ = ["Diagnostics", "diagnose", "per_layer", "format_diagnostics", "SAMPLE_SIZE"]
 
@@ -41,7 +41,7 @@ SATURATION_MARGIN = 0.01
 PREFIXES = ("grad_norm", "update_ratio", "saturated", "dead_relu")
 
 
-def _dense_layers(net: Sequential) -> list[tuple[int, Any]]:
+def _dense_layers(net: Any) -> list[tuple[int, Any]]:
     """(l, layer) for the layers with a weight W, numbered like W[1]..W[L] (as in gradcheck)."""
     out = []
     l = 0
@@ -53,12 +53,12 @@ def _dense_layers(net: Sequential) -> list[tuple[int, Any]]:
     return out
 
 
-def _leaves(net: Sequential) -> list[Any]:
+def _leaves(net: Any) -> list[Any]:
     """The leaf layers of the tree in forward order (for a flat network: ``net.layers``)."""
     return [layer for _, layer in net.named_layers() if layer.is_leaf]
 
 
-def _hidden_activations(net: Sequential) -> list[tuple[int, Activation]]:
+def _hidden_activations(net: Any) -> list[tuple[int, Activation]]:
     """(l, activation) for every hidden activation; l is the number of the layer it follows."""
     out = []
     l = 0
@@ -86,7 +86,7 @@ def _activation_stats(layer: Activation, A: np.ndarray) -> tuple[str, float] | N
     return None
 
 
-def _measure(net: Sequential, A0: np.ndarray, Y: np.ndarray) -> dict[str, float]:
+def _measure(net: Any, A0: np.ndarray, Y: np.ndarray) -> dict[str, float]:
     """Gradient norms and activation statistics of ``net`` on one engine-layout batch.
 
     Runs one forward and backward pass in training mode. Buffers (e.g. running statistics) are
@@ -122,7 +122,7 @@ class Diagnostics:
 
     def __init__(
         self,
-        net: Sequential,
+        net: Any,
         X: np.ndarray,
         Y: np.ndarray,
         history: dict[str, list[Any]],
@@ -136,7 +136,7 @@ class Diagnostics:
         self.history = history
         self.previous = {l: layer.W.copy() for l, layer in _dense_layers(net)}
 
-    def __call__(self, net: Sequential, epoch: int, logs: dict[str, Any]) -> bool:
+    def __call__(self, net: Any, epoch: int, logs: dict[str, Any]) -> bool:
         values = _measure(net, self.A0, self.Y)
         for l, layer in _dense_layers(net):
             before = self.previous.get(l)
@@ -152,7 +152,7 @@ class Diagnostics:
         return False
 
 
-def diagnose(net: Sequential, X: Any, y: Any, sample_size: int = SAMPLE_SIZE) -> dict[str, float]:
+def diagnose(net: Any, X: Any, y: Any, sample_size: int = SAMPLE_SIZE) -> dict[str, float]:
     """Gradient norms, saturation and dead-ReLU fractions of ``net`` on (X, y), right now.
 
     X is (m, features) at the user boundary (the network's stored Standardizer, if any, is
