@@ -13,6 +13,10 @@ contender, see ``timed()``) with the same thread count for all:
 * GEMM-only lower bound / chainrule epoch time: the 8 matrix products of every batch (3 forward,
   3 dC_dW, 2 dC_dA_prev; the first layer's dC/dA[0] is not needed), timed alone on the same
   shapes; FLOPs / that time is the BLAS rate of this run
+* the reference engine's epoch time / the fast engine's (``fit(engine="reference")`` vs the
+  default, which compiles this MLP into the fast engine's plan): what the fast engine buys
+* with ``--blas-ab``: the fast engine's epoch with the fused SGD step through
+  ``scipy.linalg.blas`` vs through NumPy's own OpenBLAS via ctypes (see docs/performance.md)
 * chainrule inference samples/s / PyTorch's, batches of 1024 (predict_proba vs softmax(model(x)))
 * peak RSS of a training process / PyTorch's: two fresh subprocesses that load the same .npy
   data and train one epoch; each reports its own ru_maxrss
@@ -77,15 +81,42 @@ def load_data(kind: str, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, st
 
 # --- contenders ----------------------------------------------------------------------------------
 class Chainrule:
-    def __init__(self, X: np.ndarray, y: np.ndarray, verbose: bool = False) -> None:
+    """One epoch of ``fit``: the fast engine by default, or ``engine="reference"``; ``blas``
+    picks the fused SGD step's BLAS route for this contender ("scipy" or "ctypes")."""
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        verbose: bool = False,
+        engine: str = "auto",
+        blas: str | None = None,
+    ) -> None:
         import chainrule as cr
 
         self.net = cr.mlp(list(SIZES), activation="relu", output="softmax", seed=0)
-        self.X, self.y, self.verbose = X, y, verbose
+        self.X, self.y, self.verbose, self.engine = X, y, verbose, engine
+        self.gemm = None
+        if blas is not None:
+            from chainrule.fast import blas as fast_blas
+
+            self.gemm = fast_blas._ScipyGemm() if blas == "scipy" else fast_blas._DirectGemm()
+            self.gemm.load()
         self.round = 0
         self.wall: list[float] = []
 
     def epoch(self) -> float:
+        if self.gemm is None:
+            return self._epoch()
+        from chainrule.fast import blas as fast_blas
+
+        saved, fast_blas._GEMM = fast_blas._GEMM, self.gemm
+        try:
+            return self._epoch()
+        finally:
+            fast_blas._GEMM = saved
+
+    def _epoch(self) -> float:
         self.round += 1
         t0 = time.perf_counter()
         if self.verbose:  # progress lines on (to /dev/null): the per-epoch reporter's cost
@@ -102,7 +133,14 @@ class Chainrule:
 
     def _fit(self, verbose: bool) -> dict[str, Any]:
         return self.net.fit(
-            self.X, self.y, epochs=1, lr=LR, batch_size=BATCH, verbose=verbose, seed=self.round
+            self.X,
+            self.y,
+            epochs=1,
+            lr=LR,
+            batch_size=BATCH,
+            verbose=verbose,
+            seed=self.round,
+            engine=self.engine,
         )
 
     def infer(self, Xt: np.ndarray) -> float:
@@ -382,6 +420,11 @@ def main(argv: list[str] | None = None) -> int:
         help="idle seconds before each contender's turn (default 0), see cool_down()",
     )
     p.add_argument("--quick", action="store_true", help="6,000 examples, 2 rounds")
+    p.add_argument(
+        "--blas-ab",
+        action="store_true",
+        help="also time the fast engine with each BLAS route (scipy.linalg.blas vs ctypes)",
+    )
     p.add_argument("--json", help="also write the results to this file")
     p.add_argument("--rss-worker", help=argparse.SUPPRESS)
     p.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -416,7 +459,11 @@ def main(argv: list[str] | None = None) -> int:
             "torch": Torch(X, y).epoch,
             "sklearn": Sklearn(X, y).epoch,
             "gemm": GemmOnly(X).epoch,
+            "chainrule reference": Chainrule(X, y, engine="reference").epoch,
         }
+        if args.blas_ab:
+            contenders["chainrule scipy-blas"] = Chainrule(X, y, blas="scipy").epoch
+            contenders["chainrule ctypes-blas"] = Chainrule(X, y, blas="ctypes").epoch
         tor = Torch(X, y)
         infer = {"chainrule": lambda: cr.infer(Xt), "torch": lambda: tor.infer(Xt)}
         for fn in (*contenders.values(), *infer.values()):  # warm-up round, not counted
@@ -458,16 +505,23 @@ def main(argv: list[str] | None = None) -> int:
         "progress reporting on / off epoch time": ratio_stats(
             times["chainrule verbose"], times["chainrule"]
         ),
+        "reference engine / fast engine epoch time": ratio_stats(
+            times["chainrule reference"], times["chainrule"]
+        ),
     }
-    print(f"\n{'figure':<42}{'median':>8}{'min':>8}{'max':>8}   target")
+    if args.blas_ab:
+        figures["scipy.linalg.blas / ctypes BLAS epoch time"] = ratio_stats(
+            times["chainrule scipy-blas"], times["chainrule ctypes-blas"]
+        )
+    print(f"\n{'figure':<46}{'median':>8}{'min':>8}{'max':>8}   target")
     for name, (med, lo, hi) in figures.items():
         target = TARGETS.get(name)
         if target is None:
-            verdict = "(< 1.02 wanted)"
+            verdict = "(< 1.02 wanted)" if name.startswith("progress") else ""
         else:
             ok = med <= target[0] if target[1] == "<=" else med >= target[0]
             verdict = f"{target[1]} {target[0]}  {'met' if ok else 'NOT met'}"
-        print(f"{name:<42}{med:>8.3f}{lo:>8.3f}{hi:>8.3f}   {verdict}")
+        print(f"{name:<46}{med:>8.3f}{lo:>8.3f}{hi:>8.3f}   {verdict}")
     lines_us, bar_us = reporter_cost_us()
     epoch_s = statistics.median(times["chainrule"])
     print(

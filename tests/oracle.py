@@ -9,12 +9,15 @@ torch is imported only here and in tests, never in the package.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 import chainrule as cr
 from chainrule.nn.activation import Activation
+
+if TYPE_CHECKING:  # only for annotations: torch is imported where it is used
+    import torch
 
 __all__ = [
     "numeric_gradient",
@@ -60,6 +63,8 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
 
 def torch_activation(layer: Activation, Z: torch.Tensor) -> torch.Tensor:
     """torch's version of a chainrule activation layer, applied to Z : (n[l], m)."""
+    import torch
+
     name = layer.name
     if name == "sigmoid":
         return torch.sigmoid(Z)
@@ -84,6 +89,8 @@ def torch_cost(
     With the logits ``Z`` of a matched pair, the cost is taken from them (torch's own stable
     ``*_with_logits`` / ``cross_entropy``); otherwise from the probabilities A.
     """
+    import torch
+
     m = Y.shape[-1]
     F = torch.nn.functional
     if loss == "bce":
@@ -111,6 +118,8 @@ class TorchTwin:
     """
 
     def __init__(self, net: cr.Sequential) -> None:
+        import torch
+
         self.net = net
         self.steps: list[tuple[str, object]] = []
         self.params: dict[str, torch.Tensor] = {}
@@ -144,6 +153,8 @@ class TorchTwin:
         self, X: np.ndarray, Y: np.ndarray
     ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
         """(cost, {label: dC/dparam}, dC/dX) with X : (m, n[0]) and Y : (n[L], m), by autograd."""
+        import torch
+
         A0 = torch.tensor(np.asarray(X, dtype=np.float64).T.copy(), requires_grad=True)
         Yt = torch.tensor(np.asarray(Y, dtype=np.float64))
         Z, A = self.forward(A0)

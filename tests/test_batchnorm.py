@@ -6,19 +6,24 @@ Checked against torch.nn.functional.batch_norm and float64 finite differences.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import numeric_gradient, rel_err
 
 import chainrule as cr
 
+if TYPE_CHECKING:  # only for annotations: torch is imported where it is used
+    import torch
+
 
 def to_torch(A: np.ndarray) -> torch.Tensor:
     """Engine (C, ..., m) -> torch (m, C, ...)."""
+    import torch
+
     return torch.tensor(np.moveaxis(A, -1, 0), dtype=torch.float64, requires_grad=True)
 
 
@@ -35,6 +40,9 @@ def from_torch(T: torch.Tensor) -> np.ndarray:
     st.integers(0, 2**31 - 1),
 )
 def test_matches_torch(spatial, C, m, training, seed):
+    import torch
+    import torch.nn.functional as F
+
     rng = np.random.default_rng(seed)
     layer = cr.BatchNorm(C, momentum=0.3)
     layer.gamma = rng.standard_normal((C, 1))

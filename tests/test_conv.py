@@ -6,10 +6,10 @@ Every comparison is in float64 on random shapes, strides and paddings. torch's l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import numeric_gradient, rel_err
@@ -23,8 +23,13 @@ from chainrule.learn.loops.conv import (
 )
 from chainrule.nn.im2col import col2im, im2col
 
+if TYPE_CHECKING:  # only for annotations: torch is imported where it is used
+    import torch
+
 
 def to_torch(A: np.ndarray) -> torch.Tensor:
+    import torch
+
     return torch.tensor(np.moveaxis(A, -1, 0), dtype=torch.float64, requires_grad=True)
 
 
@@ -56,6 +61,9 @@ conv2d_cases = st.tuples(
 @settings(max_examples=40, deadline=None)
 @given(conv2d_cases)
 def test_conv2d_matches_torch(case):
+    import torch
+    import torch.nn.functional as F
+
     C, O, kh, kw, s, p, m, eh, ew, seed = case
     rng = np.random.default_rng(seed)
     H, W = max(1, kh - 2 * p) + eh, max(1, kw - 2 * p) + ew
@@ -86,6 +94,9 @@ def test_conv2d_matches_torch(case):
     st.integers(0, 2**31 - 1),
 )
 def test_conv1d_matches_torch(C, O, k, s, p, m, extra, seed):
+    import torch
+    import torch.nn.functional as F
+
     rng = np.random.default_rng(seed)
     L = max(1, k - 2 * p) + extra
     layer = cr.Conv1D(C, O, k, stride=s, padding=p, seed=seed)

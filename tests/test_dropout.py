@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from oracle import numeric_gradient, rel_err
 
 import chainrule as cr
@@ -66,6 +65,8 @@ def test_freeze_reuses_one_mask_and_unfreeze_draws_new_ones():
 
 def test_matches_torch_with_a_fixed_mask():
     """torch.nn.functional.dropout can't take a mask, so the torch twin is X * mask / (1 - p)."""
+    import torch
+
     rng = np.random.default_rng(0)
     layer = cr.Dropout(0.4, seed=1)
     X = rng.standard_normal((3, 5, 5, 4))

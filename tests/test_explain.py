@@ -75,3 +75,14 @@ def test_explain_rejects_other_layers() -> None:
     net = cr.Sequential([cr.Dense(2, 2), Odd(), cr.Dense(2, 1), cr.Sigmoid()])
     with pytest.raises(ValueError, match="layer 1 is Odd"):
         explain(net)
+
+
+def test_a_tree_is_explained_layer_by_layer() -> None:
+    block = cr.Sequential([cr.Dense(5, 5), cr.ReLU()])
+    net = cr.Sequential([cr.Dense(3, 5), cr.Residual(block), cr.Dense(5, 2), cr.Softmax()])
+    text = explain(net)
+    assert "1: Residual, (5,m) -> (5,m)" in text
+    assert "dC_dA_prev = dC_dA + block.backward(dC_dA)" in text and "ADD" in text
+    assert "1.block.0: Dense, (5,m) -> (5,m)" in text
+    assert "params    1.block.0.W (5, 5), 1.block.0.b (5, 1): 30" in text
+    assert f"parameters: {net.n_params:,}" in text

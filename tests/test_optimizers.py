@@ -8,32 +8,40 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import chainrule as cr
 from chainrule.optim import SGD, Adam, Momentum, RMSProp, make_optimizer
 
 STEPS = 3
 
+
+def _torch():  # noqa: ANN202 - imported where used: the finite-difference tests need no torch
+    import torch
+
+    return torch
+
+
 #: name -> (chainrule optimizer factory, torch optimizer factory taking param groups)
 CASES = {
-    "sgd": (lambda wd: SGD(lr=0.1, weight_decay=wd), lambda g: torch.optim.SGD(g, lr=0.1)),
+    "sgd": (lambda wd: SGD(lr=0.1, weight_decay=wd), lambda g: _torch().optim.SGD(g, lr=0.1)),
     "momentum": (
         lambda wd: Momentum(lr=0.1, momentum=0.9, weight_decay=wd),
-        lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9),
+        lambda g: _torch().optim.SGD(g, lr=0.1, momentum=0.9),
     ),
     "rmsprop": (
         lambda wd: RMSProp(lr=0.01, rho=0.9, eps=1e-8, weight_decay=wd),
-        lambda g: torch.optim.RMSprop(g, lr=0.01, alpha=0.9, eps=1e-8),
+        lambda g: _torch().optim.RMSprop(g, lr=0.01, alpha=0.9, eps=1e-8),
     ),
     "adam": (
         lambda wd: Adam(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=wd),
-        lambda g: torch.optim.Adam(g, lr=0.01, betas=(0.9, 0.999), eps=1e-8),
+        lambda g: _torch().optim.Adam(g, lr=0.01, betas=(0.9, 0.999), eps=1e-8),
     ),
 }
 
 
 def _run_both(name: str, weight_decay: float, rng: np.random.Generator):
+    import torch
+
     W0, b0 = rng.standard_normal((3, 4)), rng.standard_normal((3, 1))
     grads = [(rng.standard_normal((3, 4)), rng.standard_normal((3, 1))) for _ in range(STEPS)]
     make_ours, make_theirs = CASES[name]
@@ -72,6 +80,8 @@ def test_weight_decay_on_weights_only_matches_torch_param_groups(
 
 def test_adam_exactly_matches_torch_to_1e_10_on_a_network(rng: np.random.Generator) -> None:
     """The issue's proof: Adam's update after 3 steps equals torch.optim.Adam's to 1e-10."""
+    import torch
+
     net = cr.mlp([4, 5, 3], activation="tanh", output="softmax", seed=0, dtype=np.float64)
     X, y = rng.standard_normal((8, 4)), rng.integers(0, 3, size=8)
     start = [P.copy() for _, P, _, _ in net.parameters()]

@@ -6,10 +6,10 @@ row-major scan order (as in PyTorch), exactly one element per window.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import numeric_gradient, rel_err
@@ -22,8 +22,13 @@ from chainrule.learn.loops.pool import (
     maxpool2d_forward,
 )
 
+if TYPE_CHECKING:  # only for annotations: torch is imported where it is used
+    import torch
+
 
 def to_torch(A: np.ndarray) -> torch.Tensor:
+    import torch
+
     return torch.tensor(np.moveaxis(A, -1, 0), dtype=torch.float64, requires_grad=True)
 
 
@@ -52,6 +57,9 @@ def run(layer: cr.Layer, X: np.ndarray, seed: int = 0):
     st.integers(0, 2**31 - 1),
 )
 def test_pool2d_matches_torch(mode, C, kh, kw, sh, sw, pad, m, eh, ew, seed):
+    import torch
+    import torch.nn.functional as F
+
     rng = np.random.default_rng(seed)
     p = (kh // 2, kw // 2) if pad else (0, 0)
     X = rng.standard_normal((C, kh + eh, kw + ew, m))
@@ -78,6 +86,9 @@ def test_pool2d_matches_torch(mode, C, kh, kw, sh, sw, pad, m, eh, ew, seed):
     st.integers(0, 2**31 - 1),
 )
 def test_pool1d_matches_torch(mode, C, k, s, pad, m, extra, seed):
+    import torch
+    import torch.nn.functional as F
+
     rng = np.random.default_rng(seed)
     p = k // 2 if pad else 0
     X = rng.standard_normal((C, k + extra, m))
@@ -114,6 +125,9 @@ def test_hand_worked_maxpool_and_ties():
     """4x4 image, 2x2 windows. Top-left window [[1, 3], [3, 2]] has a tie at 3: the FIRST 3 in
     row-major order (row 0, col 1) takes the whole gradient. The top-right window is all 5s:
     its top-left element wins."""
+    import torch
+    import torch.nn.functional as F
+
     X = np.array(
         [
             [1.0, 3.0, 5.0, 5.0],
@@ -145,6 +159,9 @@ def test_hand_worked_maxpool_and_ties():
 
 def test_ties_random_integers_match_torch_and_loops():
     """Many ties (small integers), overlapping windows: one winner per window, the first one."""
+    import torch
+    import torch.nn.functional as F
+
     X = np.random.default_rng(0).integers(0, 3, size=(2, 7, 7, 3)).astype(np.float64)
     layer = cr.MaxPool2D(3, stride=2)
     A, G, dX = run(layer, X)

@@ -69,6 +69,16 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--optimizer", default="sgd", help="sgd, momentum, rmsprop, adam or adamw")
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument(
+        "--clip-grad-norm", type=float, help="rescale each step's gradients to this norm"
+    )
+    p.add_argument(
+        "--engine",
+        default="auto",
+        choices=("auto", "reference", "fast"),
+        help="reference: every layer's own backward; fast: the compiled MLP plan (same numbers); "
+        "auto (default): fast where it applies",
+    )
     p.add_argument("--no-standardize", action="store_true", help="feed the raw inputs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", help="write the trained model to this .npz file")
@@ -135,6 +145,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         optimizer=args.optimizer,
         weight_decay=args.weight_decay,
+        clip_grad_norm=args.clip_grad_norm,
+        engine=args.engine,
         standardize=not args.no_standardize,
         verbose=not args.quiet,
         seed=args.seed,

@@ -11,8 +11,8 @@ result, so the gradient is never written and W is touched once:
 
     W = -1 * dC_dZ @ A_prev.T + 1 * W   (``gemm_update(W, dC_dZ, A_prev.T, -1.0)``)
 
-``fit`` uses this for plain SGD on Dense layers: see ``Dense._backward_fast`` and docs/math.md
-section 7.3. On the 784-256-128-10 MNIST MLP it takes ~9% off an epoch. :class:`GemmUpdate`
+The fast engine uses this for plain SGD on Dense layers: see ``MLPPlan._backward`` in
+:mod:`chainrule.fast.plan` and docs/math.md section 7.3. On the 784-256-128-10 MNIST MLP it takes ~9% off an epoch. :class:`GemmUpdate`
 prepares the call once for arrays that are reused batch after batch.
 
 NumPy offers no beta, so this module calls ``cblas_sgemm`` / ``cblas_dgemm`` of the OpenBLAS
@@ -23,6 +23,13 @@ found (NumPy built against MKL, Accelerate or a system BLAS), when a self-test a
 disagrees with ``np.matmul``, when the environment variable ``CHAINRULE_NO_DIRECT_BLAS`` is set,
 or when the arrays do not qualify (dtype, layout, overlap), :func:`gemm_update` falls back to
 ``np.matmul`` plus an in-place add: the same numbers, one extra pass.
+
+Why not ``scipy.linalg.blas.sgemm``, the public API that exposes beta? SciPy's wheels bundle a
+SECOND OpenBLAS with its own thread pool. Measured here (2 cores), one sgemm call interleaved
+with NumPy's matmul costs ~20x more than either alone: each pool's threads spin while the other
+works: an epoch of the 6,000-image benchmark took 1 s instead of 0.044 s (--blas-ab). The
+route stays selectable (``CHAINRULE_BLAS=scipy``, :class:`_ScipyGemm`) and tested equal, so a
+machine whose SciPy shares NumPy's BLAS can use it; docs/performance.md has the numbers.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chainrule.learn.explain_tree import explain_tree
 from chainrule.model.builders import mlp
 from chainrule.model.network import Sequential
 from chainrule.nn.activation import Activation
@@ -109,7 +110,13 @@ def count_flops(net: Sequential) -> list[LayerCost]:
 
 
 def explain(net: Sequential) -> str:
-    """The forward pass, the cost, the backward pass with shapes, parameters and FLOPs of ``net``."""
+    """The forward pass, the cost, the backward pass with shapes, parameters and FLOPs of ``net``.
+
+    A network with composite layers (Residual, nested Sequential) is explained as a tree, layer
+    by layer under its dotted path (:func:`chainrule.learn.explain_tree.explain_tree`).
+    """
+    if not net.is_flat:
+        return explain_tree(net)
     blocks = _blocks(net)
     L = len(blocks)
     sizes = [blocks[0][0].n_in] + [d.n_out for d, _ in blocks]

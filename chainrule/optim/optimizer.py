@@ -121,8 +121,8 @@ class SGD(Optimizer):
     def step_prescaled(self, params: Iterable[ParamGrad]) -> None:
         """The same update from gradients that already hold lr * dC/dP: P -= G, one pass each.
 
-        ``fit`` uses it for plain SGD without weight decay. It seeds backward with
-        lr * dC/dZ[L] (``Sequential.forward_backward(grad_scale=lr)``); backward is linear in its
+        The fast engine uses it for plain SGD without weight decay. It seeds backward with
+        lr * dC/dZ[L] (``chainrule.fast.plan.MLPPlan.forward_backward``); backward is linear in its
         seed, so every stored gradient comes out as lr * dC/dP, and the update needs no
         separate ``lr * G`` pass over the parameters (the largest cost of an epoch after the
         matrix products). Mathematically the same step as :meth:`step`.
