@@ -62,13 +62,18 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.util.spec_from_loader(fullname, self)
 
     def create_module(self, spec: ModuleSpec) -> ModuleType:
-        return importlib.import_module(MOVED[spec.name])
+        module = importlib.import_module(MOVED[spec.name])
+        spec.loader_state = module.__spec__  # the import machinery overwrites __spec__ ...
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
         """Nothing to run: the module at the new path is already imported."""
+        module.__spec__ = module.__spec__.loader_state  # ... so the module gets its own back
 
 
 def install() -> None:
-    """Put the finder on ``sys.meta_path`` once."""
+    """Put the finder FIRST on ``sys.meta_path``, once: the path finder would otherwise find
+    ``chainrule/nn/dense.py`` through the alias package's ``__path__`` and run it a second time
+    under the old name (a second ``Dense`` class)."""
     if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
-        sys.meta_path.append(_MovedModules())
+        sys.meta_path.insert(0, _MovedModules())

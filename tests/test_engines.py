@@ -232,11 +232,16 @@ def test_optimizer_objects_and_a_second_fit_continue_the_same_way() -> None:
     fast, ref = spec.build(seed=1), spec.build(seed=1)
     opt_f, opt_r = cr.optim.Adam(lr=0.02), cr.optim.Adam(lr=0.02)
     for _ in range(2):
-        hf = fast.fit(X, y, epochs=2, batch_size=6, optimizer=opt_f, seed=2, engine="fast", verbose=False)
-        hr = ref.fit(X, y, epochs=2, batch_size=6, optimizer=opt_r, seed=2, engine="reference", verbose=False)
+        hf = fast.fit(
+            X, y, epochs=2, batch_size=6, optimizer=opt_f, seed=2, engine="fast", verbose=False
+        )
+        hr = ref.fit(
+            X, y, epochs=2, batch_size=6, optimizer=opt_r, seed=2, engine="reference", verbose=False
+        )
         problems = _problems(fast, hf, ref, hr, RTOL64, ATOL64)
         assert not problems, problems
     assert opt_f.t == opt_r.t == 2 * 2 * 4
+    assert set(opt_f.state) == set(opt_r.state)
     for key in opt_r.state:
         np.testing.assert_allclose(opt_f.state[key], opt_r.state[key], rtol=RTOL64, atol=ATOL64)
 
@@ -245,30 +250,47 @@ def test_optimizer_objects_and_a_second_fit_continue_the_same_way() -> None:
 def _rejected_networks() -> dict[str, tuple[cr.Sequential, tuple[int, ...]]]:
     """Networks the fast engine does not train, and their per-example input shapes."""
     d = np.float64
-    dense_relu = [cr.Dense(4, 5, seed=0), cr.ReLU()]
-    head = [cr.Dense(5, 3, seed=1), cr.Softmax()]
+
+    def dense_relu() -> list[cr.Layer]:  # new layers for every network: none is shared
+        return [cr.Dense(4, 5, seed=0), cr.ReLU()]
+
+    def head() -> list[cr.Layer]:
+        return [cr.Dense(5, 3, seed=1), cr.Softmax()]
+
     conv = cr.Sequential(
-        [cr.Conv1D(1, 2, 3, seed=0), cr.ReLU(), cr.Flatten(), cr.Dense(12, 3, seed=1), cr.Softmax()],
+        [
+            cr.Conv1D(1, 2, 3, seed=0),
+            cr.ReLU(),
+            cr.Flatten(),
+            cr.Dense(12, 3, seed=1),
+            cr.Softmax(),
+        ],
         input_shape=(1, 8),
         dtype=d,
     )
     res_block = cr.Residual(Chain([cr.Dense(5, 5, seed=2), cr.Tanh()]))
     return {
         "conv": (conv, (1, 8)),
-        "dropout": (cr.Sequential([*dense_relu, cr.Dropout(0.2, seed=0), *head], dtype=d), (4,)),
+        "dropout": (
+            cr.Sequential([*dense_relu(), cr.Dropout(0.2, seed=0), *head()], dtype=d),
+            (4,),
+        ),
         "batchnorm": (
-            cr.Sequential([cr.Dense(4, 5, seed=0), cr.BatchNorm(5), cr.ReLU(), *head], dtype=d),
+            cr.Sequential([cr.Dense(4, 5, seed=0), cr.BatchNorm(5), cr.ReLU(), *head()], dtype=d),
             (4,),
         ),
-        "residual": (cr.Sequential([*dense_relu, res_block, *head], dtype=d), (4,)),
-        "nested": (cr.Sequential([Chain(dense_relu), *head], dtype=d), (4,)),
+        "residual": (cr.Sequential([*dense_relu(), res_block, *head()], dtype=d), (4,)),
+        "nested": (cr.Sequential([Chain(dense_relu()), *head()], dtype=d), (4,)),
         "leaky_relu": (
-            cr.Sequential([cr.Dense(4, 5, seed=0), cr.LeakyReLU(), *head], dtype=d),
+            cr.Sequential([cr.Dense(4, 5, seed=0), cr.LeakyReLU(), *head()], dtype=d),
             (4,),
         ),
-        "softmax+mse": (cr.Sequential([*dense_relu, *head], loss="mse", dtype=d), (4,)),
+        "softmax+mse": (cr.Sequential([*dense_relu(), *head()], loss="mse", dtype=d), (4,)),
         "tanh+mse": (cr.mlp([4, 5, 1], output="tanh", seed=0, dtype=d), (4,)),
-        "relu first": (cr.Sequential([cr.ReLU(), cr.Dense(4, 3, seed=1), cr.Softmax()], dtype=d), (4,)),
+        "relu first": (
+            cr.Sequential([cr.ReLU(), cr.Dense(4, 3, seed=1), cr.Softmax()], dtype=d),
+            (4,),
+        ),
     }
 
 

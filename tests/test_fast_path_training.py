@@ -81,9 +81,7 @@ def test_hand_worked_labels_example() -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_plan_forward_backward_with_labels_and_scale(
-    rng: np.random.Generator, dtype: type
-) -> None:
+def test_plan_forward_backward_with_labels_and_scale(rng: np.random.Generator, dtype: type) -> None:
     """The plan trains softmax + CE from class indices: the same cost and gradients as the
     reference with one-hot Y; with scale 0.1 every gradient comes out 0.1 times as large."""
     X = rng.standard_normal((9, 6)).astype(dtype)
@@ -280,6 +278,32 @@ def test_labels_gradient_from_any_memory_layout(rng: np.random.Generator) -> Non
     plan.run_epoch(None, lambda: None)
     assert sorted(plan.buffers) == [2, 4]
     assert all(bufs.dZ_out.flags.c_contiguous for bufs in plan.buffers.values())
+
+
+@pytest.mark.parametrize("loss_name", ["ce", "bce", "mse"])
+def test_one_hot_gradient_into_any_memory_layout(rng: np.random.Generator, loss_name: str) -> None:
+    """fused_cost_and_gradient works through ufuncs only: Z, A, Y and ``out`` may each be
+    C-ordered, Fortran-ordered or a strided view, and the numbers are the same."""
+    loss = cr.nn.losses.make_loss(loss_name)
+    Z = rng.standard_normal((3, 7)) * 3
+    if loss_name == "ce":
+        A, Y = cr.activations.softmax(Z, axis=0), one_hot(rng.integers(0, 3, 7), 3)
+    elif loss_name == "bce":
+        A, Y = cr.activations.sigmoid(Z), rng.integers(0, 2, (3, 7)).astype(float)
+    else:
+        A, Y = Z.copy(), rng.standard_normal((3, 7))
+    out = np.full_like(A, np.nan)
+    cost = fused_cost_and_gradient(loss, Z, A, Y, out, 0.3)
+    wide = np.full((3, 14), np.nan)
+    layouts = [np.asfortranarray, np.ascontiguousarray]
+    for to_layout in layouts:
+        out_any = to_layout(np.full_like(A, np.nan))
+        args = (to_layout(Z), to_layout(A), to_layout(Y))
+        assert fused_cost_and_gradient(loss, *args, out_any, 0.3) == pytest.approx(cost, rel=1e-15)
+        np.testing.assert_array_equal(out_any, out)
+    strided = wide[:, ::2]
+    assert fused_cost_and_gradient(loss, Z, A, Y, strided, 0.3) == pytest.approx(cost, rel=1e-15)
+    np.testing.assert_array_equal(strided, out)
 
 
 def _held_arrays(net: cr.Sequential) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.nn.layer import LAYER_REGISTRY, Layer
+from chainrule.nn.layer import LAYER_REGISTRY, Layer, registered_name
 
 __all__ = ["layer_spec", "build_layer", "array_key", "take_array", "tree_arrays", "spec_repr"]
 
@@ -28,7 +28,7 @@ MAX_DEPTH = 64
 
 def layer_spec(layer: Layer) -> dict[str, Any]:
     """The JSON description of ``layer`` and, recursively, its children."""
-    spec: dict[str, Any] = {"type": type(layer).__name__, "config": layer.config()}
+    spec: dict[str, Any] = {"type": registered_name(layer), "config": layer.config()}
     if not layer.is_leaf:
         spec["children"] = [layer_spec(child) for child in layer.children()]
     return spec

@@ -21,7 +21,7 @@ from chainrule.fast import inference
 from chainrule.model.shapes import OutputShape, infer_input_shape, summary_rows
 from chainrule.nn import Sequential as Chain
 from chainrule.nn.activation import Activation
-from chainrule.nn.layer import Layer
+from chainrule.nn.layer import Layer, register_layer
 from chainrule.nn.losses import DEFAULT_LOSS_FOR_OUTPUT, Loss, make_loss
 from chainrule.train.fit import fit as _fit
 from chainrule.validation import check_X
@@ -54,8 +54,8 @@ class Sequential(Chain):
         self.input_shape: tuple[int, ...] = tuple(int(s) for s in input_shape)
         self._output_shape = Chain.output_shape(self, self.input_shape)  # checks the chain
         self._loss: Loss | None = None if loss is None else make_loss(loss)
-        if self._loss is None:
-            last = self.layers[-1]
+        if self._loss is None:  # chosen from the last layer the data passes, nested or not
+            last = [layer for _, layer in self.named_layers() if layer.is_leaf][-1]
             name = last.name if isinstance(last, Activation) else "identity"
             if name in DEFAULT_LOSS_FOR_OUTPUT:
                 self._loss = make_loss(DEFAULT_LOSS_FOR_OUTPUT[name])
@@ -297,7 +297,31 @@ class Sequential(Chain):
         lines.append(f"total trainable parameters: {self.n_params:,}; cost: {loss}")
         return "\n".join(lines)
 
+    # --- as a layer inside another network ------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """Stored when this network is nested in another one (type "Network" in a model file)."""
+        return {
+            "loss": self._loss.name if self._loss is not None else None,
+            "input_shape": list(self.input_shape),
+            "dtype": self.dtype.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], children: list[Layer] | None = None) -> Layer:
+        if not children:
+            raise ValueError("a Sequential needs its child layers")
+        shape = config.get("input_shape")
+        return cls(
+            children,
+            loss=config.get("loss"),
+            input_shape=tuple(shape) if isinstance(shape, list) else None,
+            dtype=config.get("dtype", "float32"),
+        )
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(la) for la in self.layers)
         loss = f", loss={self._loss.name!r}" if self._loss is not None else ""
         return f"Sequential([{inner}]{loss})"
+
+
+register_layer(Sequential, "Network")  # a nested chainrule.Sequential, with its own cost

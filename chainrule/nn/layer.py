@@ -26,16 +26,30 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-__all__ = ["Layer", "LAYER_REGISTRY", "ParamGrad", "register_layer", "check_no_shared_layers"]
+__all__ = [
+    "Layer",
+    "LAYER_REGISTRY",
+    "ParamGrad",
+    "register_layer",
+    "registered_name",
+    "check_no_shared_layers",
+]
 
 #: name -> class, used to rebuild a network from the JSON architecture stored in a model file.
 LAYER_REGISTRY: dict[str, type[Layer]] = {}
 
 
-def register_layer(cls: type[Layer]) -> type[Layer]:
-    """Class decorator: make ``cls`` loadable from a model file under ``cls.__name__``."""
-    LAYER_REGISTRY[cls.__name__] = cls
+def register_layer(cls: type[Layer], name: str | None = None) -> type[Layer]:
+    """Class decorator: make ``cls`` loadable from a model file under ``name`` (its class name
+    by default). A subclass that is not registered itself is NOT saved as its parent."""
+    cls.registered_name = name or cls.__name__
+    LAYER_REGISTRY[cls.registered_name] = cls
     return cls
+
+
+def registered_name(layer: Layer) -> str:
+    """The type name a model file stores for ``layer`` (its class's own registered name)."""
+    return type(layer).__dict__.get("registered_name", type(layer).__name__)
 
 
 class ParamGrad(NamedTuple):
@@ -199,7 +213,7 @@ def check_no_shared_layers(root: Layer) -> None:
     (docs/architecture.md, "Tied weights").
     """
     seen: dict[int, str] = {}
-    arrays: dict[int, str] = {}
+    arrays: list[tuple[np.ndarray, str]] = []
     for prefix, layer in root.named_layers():
         where = prefix.rstrip(".") or "the root"
         if id(layer) in seen:
@@ -213,10 +227,11 @@ def check_no_shared_layers(root: Layer) -> None:
         for name in layer.param_names:
             P = getattr(layer, name)
             key = prefix + name
-            if id(P) in arrays:
-                raise ValueError(
-                    f"parameter {key!r} is the same array as {arrays[id(P)]!r}: two layers would "
-                    "each overwrite the other's gradient. Share a weight through one layer built "
-                    "to share it (docs/architecture.md, 'Tied weights')"
-                )
-            arrays[id(P)] = key
+            for other, other_key in arrays:  # the same array, or views of one memory
+                if np.may_share_memory(P, other):
+                    raise ValueError(
+                        f"parameter {key!r} shares its memory with {other_key!r}: two layers "
+                        "would each overwrite the other's gradient. Share a weight through one "
+                        "layer built to share it (docs/architecture.md, 'Tied weights')"
+                    )
+            arrays.append((P, key))
