@@ -186,18 +186,12 @@ def test_the_scipy_backend_loads() -> None:
     assert gemm.description == "sgemm/dgemm from scipy.linalg.blas"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chainrule/fast/blas.py: _self_test() calls _call_direct, which goes through the "
-    "module's current _GEMM, not the backend being loaded",
-)
 def test_a_backend_loaded_while_another_is_installed_tests_itself(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Loading a fresh backend (as these tests and a user switching routes do) must self-test
-    THAT backend. With the np.matmul fallback installed, a working scipy backend currently
-    fails "its" self-test (it ran through the fallback's empty funcs) and switches itself
-    off; with ctypes installed, scipy's self-test actually exercises the ctypes calls."""
+    """Loading a fresh backend (as these tests and a user switching routes do) self-tests THAT
+    backend, not the installed one: a working scipy backend loads while the np.matmul
+    fallback is installed, and a broken one fails while ctypes is installed."""
     monkeypatch.setattr(blas, "_GEMM", _backend("off"))
     gemm = blas._ScipyGemm()
     gemm.load()

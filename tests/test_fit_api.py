@@ -243,3 +243,17 @@ def test_without_recovery_the_interrupt_check_fails(monkeypatch: pytest.MonkeyPa
     net = _net()
     _interrupted_fit(net, X, y, 0.1, lr=0.05, engine="fast")
     assert not _consistent(net, X, y)
+
+
+def test_an_interrupt_with_early_stopping_restoring_the_best_weights() -> None:
+    """The callbacks' on_train_end runs before the gradients are recomputed: after
+    EarlyStopping restores the best weights, the stored gradients are those weights' gradients."""
+    X, y = _data(m=64)
+    net, rec = _net(), _Recorder()
+    worse = lambda net, epoch, logs: logs.__setitem__("val_cost", float(epoch))  # noqa: E731
+    stopper = cr.callbacks.EarlyStopping(patience=10**9, restore_best=True)
+    _interrupted_fit(net, X, y, 0.15, lr=0.05, engine="fast", callbacks=[worse, rec, stopper])
+    assert stopper.best_epoch == 1 and len(rec.weights) > 2  # the best is long past
+    for P, Q in zip(_weights(net), rec.weights[1]):
+        np.testing.assert_array_equal(P, Q)
+    assert _consistent(net, X, y)

@@ -15,6 +15,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 FILES = [
     "test_dense.py",
+    "test_activations.py",
     "test_losses.py",
     "test_conv.py",
     "test_pool.py",
@@ -41,7 +42,13 @@ sys.exit(pytest.main(sys.argv[1:]))
 
 def test_finite_difference_checks_run_without_torch() -> None:
     args = [str(TESTS / f) for f in FILES]
-    args += ["-q", "-p", "no:cacheprovider", "-k", "(finite_differences or gradcheck) and not torch"]
+    args += [
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "(finite_differences or gradcheck) and not torch",
+    ]
     proc = subprocess.run(
         [sys.executable, "-c", BLOCK_TORCH, *args],
         capture_output=True,

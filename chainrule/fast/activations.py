@@ -31,6 +31,8 @@ def activate_(name: str, Z: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         Z *= Z.dtype.type(0.5)
     elif name == "softmax":
         softmax_(Z, Z)
+    elif name != "identity":
+        raise ValueError(f"the fast plans do not compute the activation {name!r}")
     return Z
 
 
@@ -58,4 +60,6 @@ def derivative_(
         np.multiply(A, A, out=tmp)
         np.subtract(1, tmp, out=tmp)  # 1 - A^2
         dC_dA *= tmp
+    elif name != "identity":
+        raise ValueError(f"the fast plans do not compute the derivative of {name!r}")
     return dC_dA

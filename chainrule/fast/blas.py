@@ -81,7 +81,7 @@ class _DirectGemm:
                     fn.argtypes += [ptr, int_t, real, ptr, int_t]
                     fn.restype = None
                 self.funcs = {np.dtype(np.float32): s_fn, np.dtype(np.float64): d_fn}
-                if _self_test():
+                if _self_test(self):
                     self.description = f"{s_name}/{d_name} from {path.name}"
                     return
                 self.funcs = {}
@@ -114,7 +114,7 @@ class _ScipyGemm(_DirectGemm):
             self.description = "off (scipy is not installed)"
             return
         self.funcs = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
-        if _self_test():
+        if _self_test(self):
             self.description = "sgemm/dgemm from scipy.linalg.blas"
             return
         self.funcs = {}
@@ -156,10 +156,13 @@ def _operand(X: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def _direct_call(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> Any:
+def _direct_call(
+    C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float, gemm: _DirectGemm | None = None
+) -> Any:
     """A prepared call (no arguments) computing C += alpha * A @ B with beta = 1, or None
     when it does not apply (no direct BLAS, mixed dtypes, layouts BLAS cannot read, overlap)."""
-    fn = _direct(C.dtype)
+    gemm = _GEMM if gemm is None else gemm  # the installed route, or one being loaded
+    fn = _direct(C.dtype) if gemm is _GEMM else gemm.funcs.get(C.dtype)
     if fn is None or A.dtype != C.dtype or B.dtype != C.dtype:
         return None
     if not (C.flags.c_contiguous and C.flags.writeable) or 0 in C.shape or A.shape[1] == 0:
@@ -169,7 +172,7 @@ def _direct_call(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> A
         return None
     if np.may_share_memory(C, A) or np.may_share_memory(C, B):
         return None
-    if isinstance(_GEMM, _ScipyGemm):
+    if isinstance(gemm, _ScipyGemm):
         return _scipy_call(fn, C, A, B, alpha)
     (M, N), K = C.shape, A.shape[1]
     args = (
@@ -194,9 +197,11 @@ def _scipy_call(fn: Any, C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: flo
     )
 
 
-def _call_direct(C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float) -> bool:
-    """C += alpha * A @ B by one cblas_?gemm call with beta = 1; False if it does not apply."""
-    call = _direct_call(C, A, B, alpha)
+def _call_direct(
+    C: np.ndarray, A: np.ndarray, B: np.ndarray, alpha: float, gemm: _DirectGemm | None = None
+) -> bool:
+    """C += alpha * A @ B by one BLAS call with beta = 1; False if it does not apply."""
+    call = _direct_call(C, A, B, alpha, gemm)
     if call is None:
         return False
     call()
@@ -284,7 +289,7 @@ def gemm_update(
     return C
 
 
-def _self_test() -> bool:
+def _self_test(gemm: _DirectGemm) -> bool:
     """Compare one direct call per dtype and layout with np.matmul; any mismatch disables it."""
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
@@ -294,7 +299,7 @@ def _self_test() -> bool:
                 B = np.asarray(rng.standard_normal((4, 5)), dtype=dtype, order=b_order)
                 C = np.asarray(rng.standard_normal((3, 5)), dtype=dtype)
                 expected = C - 0.5 * (A @ B)
-                if not _call_direct(C, A, B, -0.5):
+                if not _call_direct(C, A, B, -0.5, gemm):
                     return False
                 if not np.allclose(C, expected, rtol=1e-5, atol=1e-5):
                     return False

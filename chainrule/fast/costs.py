@@ -70,5 +70,8 @@ def ce_cost_and_gradient_labels(
     true = A.reshape(-1)[at]  # (B,) the probability of each example's class
     true -= 1
     true *= factor
-    out.reshape(-1)[at] = true  # ``out`` is the plan's C-contiguous buffer
+    if out.flags.c_contiguous:
+        out.reshape(-1)[at] = true  # the plan's buffers: a flat view, one write per example
+    else:  # reshape would copy: write through 2-D indices instead
+        out[labels, np.arange(m)] = true
     return cost

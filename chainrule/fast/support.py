@@ -53,7 +53,8 @@ def why_not_fast(net: Any) -> str | None:
     blocks = mlp_blocks(net)
     if isinstance(blocks, str):
         return blocks
-    if not net.fused:
+    ends_linear = isinstance(net.layers[-1], Dense) and net.loss.matched_activation == "identity"
+    if not (net.fused or ends_linear):  # a last Dense with mse is the identity + mse pair
         return (
             f"its output {blocks[-1][1]!r} is not the activation matched with the "
             f"{net.loss.name!r} cost (the fast plan uses dC/dZ[L] = (A[L] - Y)/m)"

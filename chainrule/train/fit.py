@@ -88,17 +88,21 @@ def _choose_engine(net: Any, engine: str) -> bool:
     return reason is None
 
 
-def _recover(net: Any, runner: Any, X: np.ndarray, Y: np.ndarray, snapshot: list[Any]) -> None:
-    """After an interrupt: finite parameters, and stored gradients that mean dC/dP.
-
-    An interrupt may land anywhere in a step (between two parameters' updates, inside a fast
-    plan's pre-scaled batch, after a diverging update). The parameters go back to the last
-    epoch's if any is not finite; then one reference forward/backward on the latest completed
-    batch, at the parameters as they are now, stores gradients of one consistent pass.
-    """
+def _finite_parameters(net: Any, snapshot: list[Any]) -> None:
+    """After an interrupt: back to the last epoch's parameters if any is not finite."""
     if not all(np.all(np.isfinite(P)) for _, P, _, _ in net.parameters()):
         for P, saved in snapshot:
             P[...] = saved
+
+
+def _recover(net: Any, runner: Any, X: np.ndarray, Y: np.ndarray) -> None:
+    """After an interrupt: stored gradients that mean dC/dP at the parameters as they are.
+
+    An interrupt may land anywhere in a step (between two parameters' updates, inside a fast
+    plan's pre-scaled batch, after a diverging update), and the callbacks may then change the
+    parameters (EarlyStopping restores the best ones). One reference forward/backward on the
+    latest completed batch, at the final parameters, stores gradients of one consistent pass.
+    """
     rows = runner.last_batch
     if rows is None:
         return
@@ -307,9 +311,11 @@ def fit(
     finally:
         opt.lr = base_lr
         if not finished:
-            _recover(net, runner, X, Y, snapshot)
+            _finite_parameters(net, snapshot)
         for cb in cbs:
             cb.on_train_end(net, {k: v[-1] for k, v in history.items() if v})
+        if not finished:
+            _recover(net, runner, X, Y)
         net.eval()
         net.optimizer = opt
         net.history = history
