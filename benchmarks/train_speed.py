@@ -91,11 +91,14 @@ class Chainrule:
         verbose: bool = False,
         engine: str = "auto",
         blas: str | None = None,
+        package: str = "chainrule",
     ) -> None:
-        import chainrule as cr
+        import importlib
 
+        cr = importlib.import_module(package)
         self.net = cr.mlp(list(SIZES), activation="relu", output="softmax", seed=0)
         self.X, self.y, self.verbose, self.engine = X, y, verbose, engine
+        self.fit_kwargs = {"engine": engine} if package == "chainrule" else {}
         self.gemm = None
         if blas is not None:
             from chainrule.fast import blas as fast_blas
@@ -140,7 +143,7 @@ class Chainrule:
             batch_size=BATCH,
             verbose=verbose,
             seed=self.round,
-            engine=self.engine,
+            **self.fit_kwargs,
         )
 
     def infer(self, Xt: np.ndarray) -> float:
@@ -421,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quick", action="store_true", help="6,000 examples, 2 rounds")
     p.add_argument(
+        "--also",
+        metavar="PACKAGE",
+        help="also time another importable build of chainrule in the same rounds, e.g. an older "
+        "version copied under the name chainrule_old (docs/performance.md, fifth session)",
+    )
+    p.add_argument(
         "--blas-ab",
         action="store_true",
         help="also time the fast engine with each BLAS route (scipy.linalg.blas vs ctypes)",
@@ -461,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             "gemm": GemmOnly(X).epoch,
             "chainrule reference": Chainrule(X, y, engine="reference").epoch,
         }
+        if args.also:
+            contenders[args.also] = Chainrule(X, y, package=args.also).epoch
         if args.blas_ab:
             contenders["chainrule scipy-blas"] = Chainrule(X, y, blas="scipy").epoch
             contenders["chainrule ctypes-blas"] = Chainrule(X, y, blas="ctypes").epoch
@@ -509,6 +520,11 @@ def main(argv: list[str] | None = None) -> int:
             times["chainrule reference"], times["chainrule"]
         ),
     }
+    if args.also:
+        figures[f"{args.also} / PyTorch epoch time"] = ratio_stats(times[args.also], times["torch"])
+        figures[f"chainrule / {args.also} epoch time"] = ratio_stats(
+            times["chainrule"], times[args.also]
+        )
     if args.blas_ab:
         figures["scipy.linalg.blas / ctypes BLAS epoch time"] = ratio_stats(
             times["chainrule scipy-blas"], times["chainrule ctypes-blas"]
