@@ -26,6 +26,8 @@ OUTPUTS = ("softmax", "sigmoid", "identity", "relu", "tanh")
 def mlp_blocks(net: Any) -> list[tuple[Dense, str]] | str:
     """[(Dense layer, name of the activation after it)] for a supported network, else the
     reason (a sentence) why the fast engine does not take it."""
+    if len(net.input_shape) != 1:
+        return f"its input is {net.input_shape} per example (flat feature vectors only)"
     if net.dtype.name not in ("float32", "float64"):
         return f"dtype {net.dtype} (float32 or float64 only)"
     blocks: list[tuple[Dense, str]] = []

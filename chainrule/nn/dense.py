@@ -54,14 +54,15 @@ class Dense(Layer):
         The bias (n[l], 1) is broadcast across the m columns: one b per neuron, shared by every
         example.
         """
-        if A_prev.ndim != 2 or A_prev.shape[0] != self.n_in:
+        if A_prev.ndim < 2 or A_prev.shape[0] != self.n_in:
             raise ValueError(
                 f"Dense layer expects input of shape ({self.n_in}, m), got {A_prev.shape}"
             )
         self.A_prev = A_prev  # backward needs it for dC_dW
-        Z = self.W @ A_prev  # (n[l], m), a fresh array
+        A2 = A_prev.reshape(self.n_in, -1)  # (n[l-1], m); a sequence's (C, T, m) as (C, T*m)
+        Z = self.W @ A2  # (n[l], m), a fresh array
         Z += self.b  # broadcast (n[l], 1) over m, in place into that fresh array
-        return Z
+        return Z.reshape(self.n_out, *A_prev.shape[1:])
 
     def backward(self, dC_dZ: np.ndarray) -> np.ndarray | None:
         """Chain rule through Z = W @ A_prev + b.
@@ -79,21 +80,26 @@ class Dense(Layer):
            (dZ[i, j]/dA_prev[k, j] = W[i, k]; the product sums over the n[l] neurons.)
 
         No 1/m here: dC_dZ already carries it from the cost's gradient.
+
+        A sequence (n[l-1], T, m) goes through the same formulas as (n[l-1], T*m): the layer is
+        applied at every position with the same W, so the products sum over positions too.
         """
         A_prev = self.A_prev
         if A_prev is None:
             raise RuntimeError("backward called before forward")
-        self.dC_dW = dC_dZ @ A_prev.T  # (n[l], n[l-1])
-        self.dC_db = np.sum(dC_dZ, axis=1, keepdims=True)  # (n[l], 1)
-        return self.W.T @ dC_dZ  # (n[l-1], m)
+        A2 = A_prev.reshape(self.n_in, -1)  # (n[l-1], m) (sequences: every position a column)
+        dZ2 = dC_dZ.reshape(self.n_out, -1)  # (n[l], m)
+        self.dC_dW = dZ2 @ A2.T  # (n[l], n[l-1])
+        self.dC_db = np.sum(dZ2, axis=1, keepdims=True)  # (n[l], 1)
+        return (self.W.T @ dZ2).reshape(A_prev.shape)  # (n[l-1], m)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if tuple(input_shape) != (self.n_in,):
+        if not input_shape or input_shape[0] != self.n_in:
             raise ValueError(
                 f"Dense({self.n_in}, {self.n_out}) expects {self.n_in} input features, "
                 f"got input shape {tuple(input_shape)}"
             )
-        return (self.n_out,)
+        return (self.n_out, *input_shape[1:])  # (n[l],) or, at every position, (n[l], T)
 
     def config(self) -> dict[str, Any]:
         return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init}

@@ -1,6 +1,7 @@
 """Costs: C(A[L], Y), averaged over the m examples, with their gradients.
 
-Conventions (Y is (n[L], m), like A[L]):
+Conventions (Y is (n[L], m), like A[L]; for sequences (V, T, m), every position counts as one
+example, so "m" below is T * m: the next-token cost is averaged over every (position, example)):
 
 * binary cross-entropy   C = -(1/m) sum [Y log A + (1 - Y) log(1 - A)]       (the notebook's)
 * cross-entropy          C = -(1/m) sum Y log A, Y one-hot (K, m), A = softmax(Z)
@@ -49,7 +50,7 @@ class Loss:
         The one fused gradient of the library (docs/math.md section 7 derives it for all three
         pairs); the fast engine computes the same numbers into its own buffer.
         """
-        m = Y.shape[-1]
+        m = Y[0].size  # examples (and positions: T * m for sequences (V, T, m))
         dC_dZ = A - Y  # (n[L], m), a fresh array
         dC_dZ *= dC_dZ.dtype.type(1.0 / m)
         return dC_dZ
@@ -66,7 +67,7 @@ class BinaryCrossEntropy(Loss):
     matched_activation = "sigmoid"
 
     def cost(self, A: np.ndarray, Y: np.ndarray) -> float:
-        m = Y.shape[-1]
+        m = Y[0].size
         A = self._clip(A)
         return float(-np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)) / m)
 
@@ -75,7 +76,7 @@ class BinaryCrossEntropy(Loss):
 
         A is clipped to [eps, 1 - eps] first, so a saturated output gives a large finite value.
         """
-        m = Y.shape[-1]
+        m = Y[0].size
         A = self._clip(A)
         return (A - Y) / (A * (1 - A)) / m
 
@@ -87,7 +88,7 @@ class BinaryCrossEntropy(Loss):
 
         The second form never takes log(0) and never exponentiates a positive number.
         """
-        m = Y.shape[-1]
+        m = Y[0].size
         losses = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
         return float(np.sum(losses, dtype=np.float64) / m)
 
@@ -99,17 +100,17 @@ class CrossEntropy(Loss):
     matched_activation = "softmax"
 
     def cost(self, A: np.ndarray, Y: np.ndarray) -> float:
-        m = Y.shape[-1]
+        m = Y[0].size
         return float(-np.sum(Y * np.log(self._clip(A))) / m)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """dC/dA = -(1/m) Y / A : (K, m), with A clipped to [eps, 1 - eps]."""
-        m = Y.shape[-1]
+        m = Y[0].size
         return -(Y / self._clip(A)) / m
 
     def cost_from_logits(self, Z: np.ndarray, Y: np.ndarray) -> float:
         """-(1/m) sum Y * log_softmax(Z) for Z, Y : (K, m); log_softmax = Z - logsumexp(Z)."""
-        m = Y.shape[-1]
+        m = Y[0].size
         return float(-np.sum(Y * F.log_softmax(Z, axis=0), dtype=np.float64) / m)
 
 
@@ -120,7 +121,7 @@ class MeanSquaredError(Loss):
     matched_activation = "identity"
 
     def cost(self, A: np.ndarray, Y: np.ndarray) -> float:
-        m = Y.shape[-1]
+        m = Y[0].size
         diff = A - Y
         return float(np.sum(diff * diff, dtype=np.float64) / (2 * m))
 
