@@ -18,29 +18,39 @@ from chainrule import data as datasets  # noqa: E402
 from chainrule import optim as optimizers  # noqa: E402
 from chainrule.data.standardize import Standardizer  # noqa: E402
 from chainrule.learn.gradcheck import GradcheckReport, gradcheck  # noqa: E402
+from chainrule.model import zoo as models  # noqa: E402
 from chainrule.model.builders import mlp  # noqa: E402
 from chainrule.model.files import load  # noqa: E402
 from chainrule.model.network import Sequential  # noqa: E402
 from chainrule.nn import (  # noqa: E402
+    GELU,
+    GRU,
+    LSTM,
+    RNN,
     Activation,
     AvgPool1D,
     AvgPool2D,
     BatchNorm,
+    CausalSelfAttention,
     Conv1D,
     Conv2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     Identity,
     Layer,
+    LayerNorm,
     LeakyReLU,
     MaxPool1D,
     MaxPool2D,
+    PositionalEmbedding,
     ReLU,
     Residual,
     Sigmoid,
     Softmax,
     Tanh,
+    TransformerBlock,
     losses,  # noqa: E402
 )
 from chainrule.nn import functional as activations  # noqa: E402
@@ -50,6 +60,16 @@ from chainrule.train.fit import DivergenceWarning, fit  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
+    "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "CausalSelfAttention",
+    "Embedding",
+    "LayerNorm",
+    "PositionalEmbedding",
+    "TransformerBlock",
+    "models",
     "Activation",
     "AvgPool1D",
     "AvgPool2D",

@@ -16,6 +16,7 @@ __all__ = [
     "check_int",
     "check_positive_int",
     "check_positive_float",
+    "check_ids",
 ]
 
 
@@ -139,3 +140,34 @@ def check_positive_float(name: str, value: Any) -> float:
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return float(value)
+
+
+def check_ids(X: Any, length: int | None, vocab_size: int, name: str = "X") -> np.ndarray:
+    """Token ids as an int64 array (m, T) with every id in [0, vocab_size).
+
+    ``length`` is the T the network expects (None: any T >= 1). A 1-D array is one sequence.
+    """
+    if X is None or isinstance(X, (str, bytes, dict)):
+        raise TypeError(f"{name} must be an array of token ids, got {type(X).__name__}")
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    finite = arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr))
+    if finite and np.all(arr == np.round(arr)):  # whole numbers stored as floats
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iub":
+        raise TypeError(f"{name} must hold integer token ids, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} must be token ids of shape (m, T), got shape {arr.shape}")
+    if length is not None and arr.shape[1] != length:
+        raise ValueError(f"{name} must hold {length} tokens per example, got {arr.shape[1]}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi >= vocab_size:
+        raise ValueError(
+            f"{name} holds token ids in {lo}..{hi}, but the vocabulary has {vocab_size} tokens "
+            f"(ids 0..{vocab_size - 1})"
+        )
+    return arr.astype(np.int64, copy=False)

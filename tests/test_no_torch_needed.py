@@ -16,6 +16,8 @@ TESTS = Path(__file__).resolve().parent
 FILES = [
     "test_dense.py",
     "test_activations.py",
+    "test_seq_layers_basic.py",
+    "test_attention.py",
     "test_losses.py",
     "test_conv.py",
     "test_pool.py",

@@ -11,9 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.validation import check_labels
+from chainrule.validation import check_ids, check_labels
 
-__all__ = ["encode_targets", "one_hot", "check_class_count", "count_correct"]
+__all__ = [
+    "encode_targets",
+    "encode_sequence_targets",
+    "one_hot",
+    "check_class_count",
+    "count_correct",
+]
 
 
 def one_hot(labels: np.ndarray, K: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
@@ -97,7 +103,7 @@ def check_class_count(loss_name: str, Y: np.ndarray) -> None:
     if loss_name == "bce" and Y.shape[0] == 1:
         present = np.unique(Y)
     elif loss_name == "ce":
-        present = np.flatnonzero(Y.any(axis=1))
+        present = np.flatnonzero(Y.reshape(Y.shape[0], -1).any(axis=1))
     else:
         return
     if present.size < 2:
@@ -113,8 +119,9 @@ def check_class_count(loss_name: str, Y: np.ndarray) -> None:
 def count_correct(loss_name: str, A: np.ndarray, Y: np.ndarray) -> int:
     """How many examples (columns) of the outputs A (n[L], B) are classified right.
 
-    ``Y`` is the (n[L], B) target matrix, or for cross-entropy the (B,) class indices. Always 0
-    for regression (mean squared error).
+    ``Y`` is the (n[L], B) target matrix, or for cross-entropy the (B,) class indices. For
+    next-token outputs (V, T, B) every (position, example) counts once. Always 0 for regression
+    (mean squared error).
     """
     if loss_name == "ce":
         classes = Y if Y.ndim == 1 else np.argmax(Y, axis=0)
@@ -122,3 +129,18 @@ def count_correct(loss_name: str, A: np.ndarray, Y: np.ndarray) -> int:
     if loss_name == "bce":
         return int(np.count_nonzero(np.all((A >= 0.5) == (Y >= 0.5), axis=0)))
     return 0
+
+
+def encode_sequence_targets(
+    y: Any, m: int, T: int, vocab_size: int, dtype: np.dtype | type = np.float64
+) -> np.ndarray:
+    """Next-token targets y (m, T) ids -> one-hot Y (V, T, m): Y[y[j, t], t, j] = 1."""
+    ids = check_ids(y, T, vocab_size, name="y")
+    if ids.shape[0] != m:
+        raise ValueError(
+            f"y must have one row of {T} targets per example of X ({m}), got {ids.shape}"
+        )
+    Y = np.zeros((vocab_size, T, m), dtype=dtype)
+    t, j = np.meshgrid(np.arange(T), np.arange(m), indexing="ij")  # (T, m) each
+    Y[ids.T, t, j] = 1
+    return Y

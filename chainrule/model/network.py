@@ -16,7 +16,7 @@ import numpy as np
 
 from chainrule.data.layout import from_engine, to_engine
 from chainrule.data.standardize import Standardizer
-from chainrule.data.targets import encode_targets
+from chainrule.data.targets import encode_sequence_targets, encode_targets
 from chainrule.fast import inference
 from chainrule.model.shapes import OutputShape, infer_input_shape, summary_rows
 from chainrule.nn import Sequential as Chain
@@ -24,7 +24,8 @@ from chainrule.nn.activation import Activation
 from chainrule.nn.layer import Layer, register_layer
 from chainrule.nn.losses import DEFAULT_LOSS_FOR_OUTPUT, Loss, make_loss
 from chainrule.train.fit import fit as _fit
-from chainrule.validation import check_X
+from chainrule.train.lm import fit_lm as _fit_lm
+from chainrule.validation import check_ids, check_X
 
 __all__ = ["Sequential", "to_engine", "from_engine"]
 
@@ -101,6 +102,13 @@ class Sequential(Chain):
         return isinstance(last, Activation) and last.name == self.loss.matched_activation
 
     @property
+    def vocab_size(self) -> int | None:
+        """The vocabulary of a network that reads token ids (its first layer is an Embedding)."""
+        first = next((la for _, la in self.named_layers() if la.is_leaf), None)
+        size = getattr(first, "vocab_size", None)
+        return int(size) if isinstance(size, (int, np.integer)) else None
+
+    @property
     def is_flat(self) -> bool:
         """True when every layer is a leaf (a plain MLP or CNN, no nested blocks)."""
         return all(layer.is_leaf for layer in self.layers)
@@ -165,7 +173,7 @@ class Sequential(Chain):
         tested equal); every other network through the reference layers.
         """
         self.eval()
-        A = inference.forward(self, A0, batch_size)
+        A = None if self.vocab_size is not None else inference.forward(self, A0, batch_size)
         if A is not None:
             return A
         m = A0.shape[-1]
@@ -178,7 +186,7 @@ class Sequential(Chain):
         m = A0.shape[-1]
         total = 0.0
         for s in range(0, m, batch_size):
-            A, Yb = A0[..., s : s + batch_size], Y[:, s : s + batch_size]
+            A, Yb = A0[..., s : s + batch_size], Y[..., s : s + batch_size]
             if self.fused:
                 for layer in self.layers[:-1]:
                     A = layer.forward(A)  # the logits Z[L]
@@ -190,14 +198,24 @@ class Sequential(Chain):
     # --- the user-facing boundary (examples on the first axis) --------------------------------
     def prepare_X(self, X: Any) -> np.ndarray:
         """X checked (shape, dtype, finite), standardized if the network has a Standardizer,
-        in the network's dtype: (m, *input_shape), examples first."""
+        in the network's dtype: (m, *input_shape), examples first. A network that reads token
+        ids takes X (m, T) integers in [0, vocab_size), kept as int64."""
+        V = self.vocab_size
+        if V is not None:
+            return check_ids(X, self.input_shape[0] if self.input_shape else None, V)
         X = check_X(X, self.input_shape, dtype=self.dtype)
         if self.standardizer is not None:
             X = self.standardizer.transform(X).astype(self.dtype, copy=False)
         return X
 
     def prepare_Y(self, y: Any, m: int) -> np.ndarray:
-        """Labels y (m,) checked against the cost and encoded as the engine's Y (n[L], m)."""
+        """Labels y (m,) checked against the cost and encoded as the engine's Y (n[L], m).
+
+        A network with an output at every position, (V, T) per example, takes next-token
+        targets y (m, T) ids and gets the one-hot Y (V, T, m)."""
+        if len(self._output_shape) == 2 and self.loss.name == "ce":
+            V, T = self._output_shape
+            return encode_sequence_targets(y, m, T, V, self.dtype)
         return encode_targets(self.loss.name, y, m, self.n_outputs, self.dtype)
 
     _prepare_X = prepare_X  # the names of earlier versions
@@ -268,6 +286,21 @@ class Sequential(Chain):
 
     # --- training and files -------------------------------------------------------------------
     fit = _fit  # net.fit(X, y, ...) is chainrule.train.fit.fit(net, X, y, ...): same signature
+    fit_lm = _fit_lm  # a language model on a token stream: chainrule.train.lm.fit_lm
+
+    def generate(
+        self,
+        prompt_ids: Any,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+        stop_token: int | None = None,
+    ) -> np.ndarray:
+        """Sample ``max_new_tokens`` after ``prompt_ids`` (see :func:`chainrule.model.generate.generate`)."""
+        from chainrule.model.generate import generate
+
+        return generate(self, prompt_ids, max_new_tokens, temperature, top_k, seed, stop_token)
 
     def save(
         self,

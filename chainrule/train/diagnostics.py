@@ -132,7 +132,7 @@ class Diagnostics:
         m = X.shape[0]
         idx = np.sort(np.random.default_rng(seed).permutation(m)[: min(m, sample_size)])
         self.A0 = np.ascontiguousarray(to_engine(X[idx]))  # (n[0], m_sample)
-        self.Y = np.ascontiguousarray(Y[:, idx])  # (n[L], m_sample)
+        self.Y = np.ascontiguousarray(Y[..., idx])  # (n[L], m_sample)
         self.history = history
         self.previous = {l: layer.W.copy() for l, layer in _dense_layers(net)}
 
@@ -162,7 +162,7 @@ def diagnose(net: Any, X: Any, y: Any, sample_size: int = SAMPLE_SIZE) -> dict[s
     Y = net.prepare_Y(y, Xp.shape[0])
     m = Xp.shape[0]
     idx = np.sort(np.random.default_rng(0).permutation(m)[: min(m, sample_size)])
-    out = _measure(net, to_engine(Xp[idx]), Y[:, idx])
+    out = _measure(net, to_engine(Xp[idx]), Y[..., idx])
     net.eval()
     return out
 

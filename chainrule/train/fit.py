@@ -109,7 +109,7 @@ def _recover(net: Any, runner: Any, X: np.ndarray, Y: np.ndarray) -> None:
     buffers = [(a, a.copy()) for _, a in net.buffers()]  # e.g. BatchNorm's running statistics
     net.train()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        net.forward_backward(to_engine(X[rows]), Y[:, rows])
+        net.forward_backward(to_engine(X[rows]), Y[..., rows])
     for a, saved in buffers:
         a[...] = saved
 
@@ -208,6 +208,7 @@ def fit(
         X_val = net.prepare_X(validation_data[0])
         val = (to_engine(X_val), net.prepare_Y(validation_data[1], X_val.shape[0]))
 
+    positions = m * int(np.prod(net.output_shape[1:]))  # examples, times T for sequences
     rng = as_rng(seed if seed is not None else getattr(net, "seed", None))
     history: dict[str, list[Any]] = {"cost": [], "epoch_time": []}
     classify = net.loss.name != "mse"
@@ -287,7 +288,7 @@ def fit(
             net.is_fitted = True  # from here on callbacks may predict and evaluate
             history["cost"].append(epoch_cost)
             if classify:
-                history["accuracy"].append(correct / m)
+                history["accuracy"].append(correct / positions)
             if schedule is not None:
                 history["lr"].append(epoch_lr)
             if val is not None:
@@ -295,7 +296,7 @@ def fit(
                 if classify:
                     A_val = net.forward_in_batches(val[0])
                     history["val_accuracy"].append(
-                        count_correct(net.loss.name, A_val, val[1]) / val[0].shape[-1]
+                        count_correct(net.loss.name, A_val, val[1]) / val[1][0].size
                     )
             history["epoch_time"].append(time.perf_counter() - t0)
             logs = {k: v[-1] for k, v in history.items()}

@@ -71,10 +71,10 @@ class ReferenceEngine:
         for start in range(0, m, B):
             rows = slice(start, min(start + B, m)) if perm is None else perm[start : start + B]
             A0 = to_engine(self.X[rows])  # (n[0], B): a view for a slice, a copy for indices
-            Yb = self.Y[:, rows]  # (n[L], B)
+            Yb = self.Y[..., rows]  # (n[L], B), or (V, T, B) for next-token targets
             before_step()  # e.g. a schedule sets this step's learning rate
             cost, A_L = train_step(self.net, A0, Yb, self.opt, self.clip)
-            total += cost * Yb.shape[1]
+            total += cost * Yb.shape[-1]
             correct += count_correct(self.net.loss.name, A_L, Yb)
             self.last_batch = rows
         return total, correct
