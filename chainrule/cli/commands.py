@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule.cli.lm_cmd import add_lm_args, is_text_request, train_lm
 
 __all__ = [
     "cmd_train",
@@ -97,6 +98,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="continue from this checkpoint: rerun the same command with --resume FILE; "
         "--epochs is the total",
     )
+    add_lm_args(p)
 
 
 def _default_output(data: cr.datasets.Dataset) -> str:
@@ -115,6 +117,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_plot_path(args.plot)  # before training, not after
     if args.seed < 0:
         raise ValueError(f"--seed must be an int >= 0, got {args.seed}")
+    if is_text_request(args):
+        return train_lm(args)
     data = load_data(args)
     sizes = parse_layers(args.layers) if args.layers else _default_layers(data)
     if data.image_shape is not None and len(data.X_train.shape) > 2:

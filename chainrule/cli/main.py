@@ -28,7 +28,11 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[..., Non
 
 
 #: modules that add subcommands (bench, explain, ...) when they exist
-OPTIONAL_COMMAND_MODULES = ("chainrule.cli.bench_cmd", "chainrule.cli.explain_cmd")
+OPTIONAL_COMMAND_MODULES = (
+    "chainrule.cli.bench_cmd",
+    "chainrule.cli.explain_cmd",
+    "chainrule.cli.generate_cmd",
+)
 
 
 def register_command(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.data.standardize import Standardizer
+from chainrule.data.text import Vocabulary
 from chainrule.io.archive import FORMAT, HEADER_KEY, VERSION, read_archive, write_archive
 from chainrule.io.tree import array_key, build_layer, layer_spec, take_array, tree_arrays
 from chainrule.model.network import Sequential
@@ -44,6 +45,7 @@ def header_of(net: Sequential, extra_meta: dict[str, Any] | None = None) -> dict
         "seed": net.seed,
         "is_fitted": bool(net.is_fitted),
         "standardizer": net.standardizer is not None,
+        "vocabulary": vocab.to_config() if (vocab := getattr(net, "vocabulary", None)) else None,
         "extra": extra_meta or {},
     }
 
@@ -103,6 +105,16 @@ def load_with_extras(
         if np.any(st.scale_ <= 0):
             raise ValueError(f"{path}: standardizer scale must be > 0")
         net.standardizer = st
+    if header.get("vocabulary") is not None:  # a language model's characters, in id order
+        try:
+            net.vocabulary = Vocabulary.from_config(header["vocabulary"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"{path}: the stored vocabulary is invalid ({exc})") from None
+        if net.vocab_size is not None and net.vocabulary.size != net.vocab_size:
+            raise ValueError(
+                f"{path}: the vocabulary has {net.vocabulary.size} tokens, the model "
+                f"{net.vocab_size}"
+            )
     seed = header.get("seed")
     net.seed = seed if isinstance(seed, int) else None
     net.is_fitted = bool(header.get("is_fitted", True))

@@ -67,6 +67,8 @@ class Sequential(Chain):
         for _, layer in self.named_layers():
             layer.cast_(self.dtype)
         self.standardizer: Standardizer | None = None
+        #: a language model's Vocabulary (chainrule.data.text): saved with it, used by generate
+        self.vocabulary: Any = None
         self.is_fitted = False
         self.seed: int | None = None
         self.history: dict[str, list[Any]] = {}

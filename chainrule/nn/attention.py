@@ -137,7 +137,9 @@ class CausalSelfAttention(Layer):
         k = qkv[C : 2 * C].reshape(nh, hs, T, m)
         v = qkv[2 * C :].reshape(nh, hs, T, m)
         scale = dt(1.0 / np.sqrt(hs))
-        S = np.einsum("hdtm,hdsm->htsm", q, k) * scale  # (nh, T, T, m): q_t . k_s / sqrt(hs)
+        S = (
+            np.einsum("hdtm,hdsm->htsm", q, k, optimize=True) * scale
+        )  # (nh, T, T, m): q_t . k_s / sqrt(hs)
         mask = causal_mask(T)  # (T, T, 1): s <= t
         # stable softmax over s: subtract the max of the UNMASKED scores (s = 0 is always one),
         # exponentiate only where the mask allows; masked entries stay exactly 0 (no -inf used)
@@ -152,7 +154,9 @@ class CausalSelfAttention(Layer):
                 D = keep.astype(P.dtype) * P.dtype.type(1.0 / (1.0 - self.dropout))
                 self.D = D
             Pd = P * D  # (nh, T, T, m), the attention weights actually used
-        y_heads = np.einsum("htsm,hdsm->hdtm", Pd, v)  # (nh, hs, T, m): sum_s P[t, s] v_s
+        y_heads = np.einsum(
+            "htsm,hdsm->hdtm", Pd, v, optimize=True
+        )  # (nh, hs, T, m): sum_s P[t, s] v_s
         y = y_heads.reshape(C, T * m)  # heads concatenated back along the features
         out = self.W_o @ y + self.b_o  # (C, T*m)
         self.cache = {"x": x, "q": q, "k": k, "v": v, "P": P, "Pd": Pd, "y": y}
@@ -207,15 +211,15 @@ class CausalSelfAttention(Layer):
         self.dC_db_o = np.sum(G, axis=1, keepdims=True)  # (C, 1)
         dC_dy = (self.W_o.T @ G).reshape(nh, hs, T, m)  # (nh, hs, T, m)
         # 2. y = P~ v
-        dC_dPd = np.einsum("hdtm,hdsm->htsm", dC_dy, v)  # (nh, T, T, m)
-        dC_dv = np.einsum("htsm,hdtm->hdsm", Pd, dC_dy)  # (nh, hs, T, m)
+        dC_dPd = np.einsum("hdtm,hdsm->htsm", dC_dy, v, optimize=True)  # (nh, T, T, m)
+        dC_dv = np.einsum("htsm,hdtm->hdsm", Pd, dC_dy, optimize=True)  # (nh, hs, T, m)
         # 3. dropout on P
         dC_dP = dC_dPd * self.D if Pd is not P else dC_dPd  # (nh, T, T, m)
         # 4. softmax over s (axis 2); masked entries come out exactly 0
         dC_dS = softmax_backward(P, dC_dP, axis=2)  # (nh, T, T, m)
         # 5. S = q^T k / sqrt(hs)
-        dC_dq = np.einsum("htsm,hdsm->hdtm", dC_dS, k) * scale  # (nh, hs, T, m)
-        dC_dk = np.einsum("htsm,hdtm->hdsm", dC_dS, q) * scale  # (nh, hs, T, m)
+        dC_dq = np.einsum("htsm,hdsm->hdtm", dC_dS, k, optimize=True) * scale  # (nh, hs, T, m)
+        dC_dk = np.einsum("htsm,hdtm->hdsm", dC_dS, q, optimize=True) * scale  # (nh, hs, T, m)
         # 6. back through the split and the QKV projection
         dC_dqkv = np.concatenate(
             [dC_dq.reshape(C, T * m), dC_dk.reshape(C, T * m), dC_dv.reshape(C, T * m)], axis=0
