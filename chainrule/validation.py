@@ -156,7 +156,7 @@ def check_ids(X: Any, length: int | None, vocab_size: int, name: str = "X") -> n
     finite = arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr))
     if finite and np.all(arr == np.round(arr)):  # whole numbers stored as floats
         arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "iub":
+    if arr.dtype.kind not in "iu":  # bools are not ids
         raise TypeError(f"{name} must hold integer token ids, got dtype {arr.dtype}")
     if arr.ndim == 1:
         arr = arr[None, :]

@@ -18,6 +18,7 @@ from chainrule.data.layout import from_engine, to_engine
 from chainrule.data.standardize import Standardizer
 from chainrule.data.targets import encode_sequence_targets, encode_targets
 from chainrule.fast import inference
+from chainrule.model.generate import generate
 from chainrule.model.shapes import OutputShape, infer_input_shape, summary_rows
 from chainrule.nn import Sequential as Chain
 from chainrule.nn.activation import Activation
@@ -298,11 +299,12 @@ class Sequential(Chain):
         top_k: int | None = None,
         seed: int | None = None,
         stop_token: int | None = None,
+        pad_token: int = 0,
     ) -> np.ndarray:
         """Sample ``max_new_tokens`` after ``prompt_ids`` (see :func:`chainrule.model.generate.generate`)."""
-        from chainrule.model.generate import generate
-
-        return generate(self, prompt_ids, max_new_tokens, temperature, top_k, seed, stop_token)
+        return generate(
+            self, prompt_ids, max_new_tokens, temperature, top_k, seed, stop_token, pad_token
+        )
 
     def save(
         self,

@@ -59,6 +59,7 @@ class TransformerBlock(Sequential):
         rng = as_rng(seed)
         C = self.n_embd
         attention = CausalSelfAttention(C, self.n_head, dropout=self.dropout, seed=rng)
+        attention.W_o = attention.W_o / np.sqrt(2 * self.n_layer)  # GPT-2's residual scaling
         up, down = Dense(C, 4 * C), Dense(4 * C, C)
         for dense in (up, down):
             dense.b[...] = 0.0
