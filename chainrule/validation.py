@@ -155,6 +155,12 @@ def check_ids(X: Any, length: int | None, vocab_size: int, name: str = "X") -> n
         raise ValueError(f"{name} could not be converted to an array: {exc}") from None
     finite = arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr))
     if finite and np.all(arr == np.round(arr)):  # whole numbers stored as floats
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0 or hi >= vocab_size:  # before the cast, which would wrap 1e20 around
+            raise ValueError(
+                f"{name} holds token ids in {lo:g}..{hi:g}, but the vocabulary has "
+                f"{vocab_size} tokens (ids 0..{vocab_size - 1})"
+            )
         arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iu":  # bools are not ids
         raise TypeError(f"{name} must hold integer token ids, got dtype {arr.dtype}")

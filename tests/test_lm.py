@@ -147,7 +147,7 @@ def test_next_token_cost_is_averaged_over_every_position_and_example() -> None:
     )
 
 
-# --- random windows of a token stream ---------------------------------------------------------------
+# --- random windows of a token stream -------------------------------------------------------------
 def test_sample_windows_are_shifted_by_one_and_within_bounds() -> None:
     ids = np.arange(100, 150)  # N = 50: each window's tokens tell where it starts
     X, Y = sample_windows(ids, 8, 400, np.random.default_rng(0))
@@ -182,7 +182,7 @@ def test_one_hot_targets_layout() -> None:
         assert out[idx] == (1.0 if idx in ones else 0.0), idx
 
 
-# --- fit_lm -----------------------------------------------------------------------------------------
+# --- fit_lm ---------------------------------------------------------------------------------------
 def _val_cost(net: cr.Sequential, ids: np.ndarray, seed: int = 5) -> float:
     X, Y = sample_windows(ids, net.input_shape[0], 32, np.random.default_rng(seed))
     return net.cost(X, Y)
@@ -360,7 +360,7 @@ def test_an_interrupt_mid_fit_lm_leaves_a_consistent_network(
         assert np.all(np.isfinite(hist["train_loss"]))
 
 
-# --- makemore's context windows and the char MLP ----------------------------------------------------
+# --- makemore's context windows and the char MLP --------------------------------------------------
 def test_context_windows_for_emma_by_hand() -> None:
     """'.' = 0, 'a' = 1, 'e' = 2, 'm' = 3:  ... -> e, ..e -> m, .em -> m, emm -> a, mma -> ."""
     vocab = Vocabulary(".aem")
@@ -394,7 +394,7 @@ def test_char_mlp_on_context_windows_learns_with_fit() -> None:
     assert pred.shape == (len(y),) and np.mean(pred == y) > 0.5
 
 
-# --- generate ---------------------------------------------------------------------------------------
+# --- generate -------------------------------------------------------------------------------------
 def _greedy(
     net: cr.Sequential, prompt: np.ndarray, n: int, pad: int = 0
 ) -> tuple[np.ndarray, float]:
@@ -533,13 +533,7 @@ def test_generate_needs_a_language_model() -> None:
         generate(cr.mlp([4, 3], seed=0), [1, 2], 3)
 
 
-# --- known bugs (strict xfail: they start failing loudly once fixed) --------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="chainrule/validation.py check_ids casts whole-number floats to int64 before the range "
-    "check: 1e20 warns 'invalid value encountered in cast' (an error under -W error) or reports "
-    "ids -9223372036854775808; check the range on the floats first",
-)
+# --- whole-number floats are range-checked before the cast (1e20 would wrap around) -------------
 def test_prepare_X_refuses_huge_whole_number_floats_with_a_value_error() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -548,12 +542,6 @@ def test_prepare_X_refuses_huge_whole_number_floats_with_a_value_error() -> None
     assert "-9223372036854775808" not in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chainrule/model/network.py Sequential.generate has no pad_token parameter and does "
-    "not forward it to chainrule.model.generate.generate, so a char MLP's left padding cannot "
-    "be chosen through the method",
-)
 def test_the_generate_method_forwards_pad_token() -> None:
     net = cr.models.char_mlp(6, context=3, n_embd=3, n_hidden=16, seed=4, dtype=F64)
     np.testing.assert_array_equal(

@@ -18,6 +18,8 @@ FILES = [
     "test_activations.py",
     "test_seq_layers_basic.py",
     "test_attention.py",
+    "test_recurrent.py",
+    "test_gpt.py",
     "test_losses.py",
     "test_conv.py",
     "test_pool.py",

@@ -59,7 +59,7 @@ def lenet(
 def cnn1d(
     input_shape: tuple[int, int] = (1, 40),
     channels: Sequence[int] = (25, 25, 25),
-    kernel_size: int = 5,
+    kernel_size: int | Sequence[int] = (5, 3, 3),
     stride: int = 2,
     padding: int = 1,
     n_classes: int = 10,
@@ -67,13 +67,17 @@ def cnn1d(
     dtype: np.dtype | type = np.float32,
 ) -> Sequential:
     """The MNIST-1D paper's CNN: [Conv1D(k, stride, padding) -> ReLU] per entry of ``channels``,
-    then Flatten -> Dense(n_classes) -> Softmax."""
+    then Flatten -> Dense(n_classes) -> Softmax. ``kernel_size`` is one int for every layer or
+    one per layer: the paper's (5, 3, 3) takes 40 positions to 19, 10, 5 (125 features)."""
     rng = as_rng(seed)
     C, L = input_shape
+    kernels = [kernel_size] * len(channels) if isinstance(kernel_size, int) else list(kernel_size)
+    if len(kernels) != len(channels):
+        raise ValueError(f"kernel_size needs one size per layer ({len(channels)}), got {kernels}")
     layers: list[Layer] = []
-    for out in channels:
-        layers += [Conv1D(C, out, kernel_size, stride=stride, padding=padding, seed=rng), ReLU()]
-        C, L = out, (L + 2 * padding - kernel_size) // stride + 1
+    for out, k in zip(channels, kernels):
+        layers += [Conv1D(C, out, k, stride=stride, padding=padding, seed=rng), ReLU()]
+        C, L = out, (L + 2 * padding - k) // stride + 1
     layers += [Flatten(), Dense(C * L, n_classes, init="xavier", seed=rng), Softmax()]
     net = Sequential(layers, input_shape=tuple(input_shape), dtype=dtype)
     net.seed = seed
