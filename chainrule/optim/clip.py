@@ -22,11 +22,12 @@ __all__ = ["clip_grad_norm", "global_norm"]
 
 
 def global_norm(params: Iterable[ParamGrad]) -> float:
-    """sqrt of the sum of every squared gradient entry, accumulated in float64."""
+    """sqrt of the sum of every squared gradient entry (each array's in its own dtype, the
+    total in float64)."""
     total = 0.0
     for p in params:
         if p.G is not None:
-            g = np.asarray(p.G, dtype=np.float64).reshape(-1)
+            g = np.asarray(p.G).reshape(-1)
             total += float(g @ g)
     return float(np.sqrt(total))
 

@@ -56,6 +56,17 @@ def _stream(ids: Any, name: str, vocab_size: int, block_size: int) -> np.ndarray
     return arr
 
 
+def _progress_bar(steps: int) -> Any:
+    """A tqdm bar on a terminal (tqdm is an optional extra); None elsewhere: plain lines."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    if not sys.stdout.isatty():
+        return None
+    return tqdm(total=steps, unit="step", leave=False, file=sys.stderr)
+
+
 def _estimate(net: Any, batches: tuple[np.ndarray, np.ndarray]) -> float:
     X, Y = batches
     return net.cost_in_batches(X.T, one_hot_targets(Y, net.vocab_size, net.dtype))
@@ -120,6 +131,7 @@ def fit_lm(
     snapshot = [(P, P.copy()) for _, P, _, _ in net.parameters()]  # refreshed at every estimate
     last: tuple[np.ndarray, np.ndarray] | None = None
     finished = False
+    bar = _progress_bar(steps) if verbose else None
     try:
         for step in range(1, steps + 1):
             if schedule is not None:
@@ -135,6 +147,10 @@ def fit_lm(
                     f"the training cost became {cost} at step {step}; try a smaller lr than {opt.lr:g}"
                 )
             done, tokens, last = step, tokens + X.size, (X, Y)
+            if bar is not None:  # step, loss and tokens/s, live
+                rate = tokens / max(time.perf_counter() - t0, 1e-9)
+                bar.update(1)
+                bar.set_postfix_str(f"loss {cost:.4f}  {rate:,.0f} tok/s", refresh=False)
             if step % eval_every == 0 or step == steps:
                 elapsed = time.perf_counter() - t0
                 history["step"].append(step)
@@ -146,12 +162,18 @@ def fit_lm(
                     parts = [f"step {step:>{len(str(steps))}}/{steps}"]
                     parts += [f"{k.split('_')[0]} {history[k][-1]:.4f}" for k in evals]
                     parts.append(f"lr {opt.lr:.2e}  {history['tokens_per_s'][-1]:,.0f} tok/s")
-                    print("  ".join(parts), file=sys.stdout, flush=True)
+                    line = "  ".join(parts)
+                    if bar is not None:
+                        bar.write(line, file=sys.stdout)
+                    else:
+                        print(line, file=sys.stdout, flush=True)
                 for P, saved in snapshot:
                     saved[...] = P
                 t0, tokens = time.perf_counter(), 0
         finished = True
     finally:
+        if bar is not None:
+            bar.close()
         opt.lr = base_lr
         if not finished:  # an interrupt or a diverged step: a consistent network all the same
             if not all(np.all(np.isfinite(P)) for _, P, _, _ in net.parameters()):
