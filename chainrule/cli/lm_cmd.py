@@ -85,6 +85,9 @@ def train_lm(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         seed=args.seed,
         verbose=not args.quiet,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.eval_every,  # a language model's checkpoints: at every estimate
+        resume=args.resume,
     )  # fmt: skip
     print(f"val loss: {net.history['val_loss'][-1]:.4f}")
     sample = net.generate(data.vocab.encode(data.vocab.decode(data.val_ids[:1])), 200, seed=0)

@@ -161,6 +161,8 @@ class Checkpointer:
             folder = self.path.parent if str(self.path.parent) else Path(".")
             if not folder.is_dir():
                 raise ValueError(f"checkpoint folder {str(folder)!r} does not exist")
+        #: fit's history has one entry per epoch; fit_lm's one per estimate (set it False)
+        self.history_per_epoch = True
         self.settings = {
             **_jsonable(settings or {}),
             "m": int(X.shape[0]),
@@ -241,7 +243,10 @@ class Checkpointer:
             if str(i) not in layer_states:
                 raise ValueError(f"{where}: no saved random-generator state for layer {i}")
             _set_rng_state(gen, layer_states[str(i)], where)
-        self._restore_history(ck["history"], history, epoch, where)
+        if self.history_per_epoch:
+            self._restore_history(ck["history"], history, epoch, where)
+        else:  # a language model's history: one entry per estimate, not per step
+            self._restore_estimates(ck["history"], history, where)
         return epoch
 
     def _check_settings(self, saved: dict[str, Any], where: str) -> None:
@@ -286,6 +291,16 @@ class Checkpointer:
                 )
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{where}: optimizer state {key!r} contains NaN or inf")
+
+    @staticmethod
+    def _restore_estimates(
+        saved: dict[str, Any], history: dict[str, list[Any]], where: str
+    ) -> None:
+        lengths = {len(v) if isinstance(v, list) else -1 for v in saved.values()}
+        if set(history) - set(saved) or len(lengths) != 1 or -1 in lengths:
+            raise ValueError(f"{where}: the saved history is not a language model's")
+        for key in history:
+            history[key] = list(saved[key])
 
     @staticmethod
     def _restore_history(

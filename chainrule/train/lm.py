@@ -15,6 +15,7 @@ validation stream (the same windows every time, in prediction mode), as nanoGPT'
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.optim.optimizer import Optimizer
+from chainrule.train.checkpoint import Checkpointer
 from chainrule.train.fit import resolve_optimizer
 from chainrule.train.step import train_step
 from chainrule.validation import check_ids, check_int, check_positive_float, check_positive_int
@@ -89,6 +91,9 @@ def fit_lm(
     eval_batches: int = 20,
     seed: int | None = 0,
     verbose: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 500,
+    resume: str | os.PathLike[str] | None = None,
 ) -> dict[str, list[Any]]:
     """Train a language model ``net`` (Embedding first, an output at every position) for
     ``steps`` steps on random windows of ``train_ids`` (a 1-D array of token ids).
@@ -98,6 +103,11 @@ def fit_lm(
     cosine decay. Returns the history: ``step``, ``train_loss``, ``val_loss`` (when
     ``val_ids`` is given), ``lr``, ``tokens_per_s``, measured every ``eval_every`` steps and
     after the last. ``net.fit_lm(...)`` is the same function.
+
+    ``checkpoint="run.npz"`` saves the model, the optimizer state, the random generators and
+    the history every ``checkpoint_every`` steps and after the last; ``resume="run.npz"``
+    continues such a run (``steps`` is then the total), bit-identical to an uninterrupted run
+    with the same arguments (:mod:`chainrule.train.checkpoint`).
     """
     V = net.vocab_size
     if V is None or len(net.output_shape) != 2:
@@ -127,13 +137,34 @@ def fit_lm(
         evals["val_loss"] = sample_windows(val, T, n_eval, fixed)
     history: dict[str, list[Any]] = {"step": [], **{k: [] for k in evals}, "lr": []}
     history["tokens_per_s"] = []
-    base_lr, done, t0, tokens = opt.lr, 0, time.perf_counter(), 0
+    start = 0
+    ckpt = None
+    if checkpoint is not None or resume is not None:
+        settings = {
+            "batch_size": batch_size,
+            "block_size": T,
+            "eval_every": eval_every,
+            "eval_batches": eval_batches,
+            "seed": seed,
+            "schedule": repr(schedule) if schedule is not None else None,
+            "clip_grad_norm": clip_grad_norm,
+        }
+        other = val if val is not None else np.zeros(0, dtype=np.int64)
+        ckpt = Checkpointer(
+            net, opt, rng, train, other, path=checkpoint, every=checkpoint_every, settings=settings
+        )
+        ckpt.history_per_epoch = False
+        if resume is not None:
+            start = ckpt.resume(resume, history)
+            if start > steps:
+                raise ValueError(f"cannot resume at step {start}: steps={steps} is the total")
+    base_lr, done, t0, tokens = opt.lr, start, time.perf_counter(), 0
     snapshot = [(P, P.copy()) for _, P, _, _ in net.parameters()]  # refreshed at every estimate
     last: tuple[np.ndarray, np.ndarray] | None = None
     finished = False
     bar = _progress_bar(steps) if verbose else None
     try:
-        for step in range(1, steps + 1):
+        for step in range(start + 1, steps + 1):
             if schedule is not None:
                 opt.lr = schedule.lr(base_lr, step - 1)
             X, Y = sample_windows(train, T, batch_size, rng)  # (B, T) each
@@ -170,6 +201,10 @@ def fit_lm(
                 for P, saved in snapshot:
                     saved[...] = P
                 t0, tokens = time.perf_counter(), 0
+            if ckpt is not None:
+                scheduled, opt.lr = opt.lr, base_lr  # the file holds the base learning rate
+                ckpt.epoch_end(step, history, last=step == steps)
+                opt.lr = scheduled
         finished = True
     finally:
         if bar is not None:
