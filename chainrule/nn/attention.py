@@ -40,6 +40,17 @@ def causal_mask(T: int) -> np.ndarray:
     return np.tril(np.ones((T, T), dtype=bool))[:, :, None]  # (T, T, 1)
 
 
+def matmul_heads(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """C[h, :, :, j] = A[h, :, :, j] @ B[h, :, :, j] for every head h and example j.
+
+    A : (nh, r, k, m) and B : (nh, k, c, m) -> C : (nh, r, c, m). The examples stay on the last
+    axis, as everywhere in the engine; np.matmul wants the matrices on the last two axes, so the
+    example axis is moved next to the heads for the product and back after it (views, no
+    copies of the inputs). The same numbers as np.einsum("hrkm,hkcm->hrcm", A, B), through BLAS.
+    """
+    return np.matmul(A.transpose(0, 3, 1, 2), B.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
+
+
 def softmax_backward(P: np.ndarray, dC_dP: np.ndarray, axis: int) -> np.ndarray:
     """dC_dS = P * (dC_dP - sum_s(dC_dP * P)) for P = softmax(S) along ``axis``.
 
@@ -137,9 +148,8 @@ class CausalSelfAttention(Layer):
         k = qkv[C : 2 * C].reshape(nh, hs, T, m)
         v = qkv[2 * C :].reshape(nh, hs, T, m)
         scale = dt(1.0 / np.sqrt(hs))
-        S = (
-            np.einsum("hdtm,hdsm->htsm", q, k, optimize=True) * scale
-        )  # (nh, T, T, m): q_t . k_s / sqrt(hs)
+        # S[h, t, s, j] = sum_d q[h, d, t, j] k[h, d, s, j] / sqrt(hs): q_t . k_s per head
+        S = matmul_heads(q.swapaxes(1, 2), k) * scale  # (nh, T, hs, m) @ (nh, hs, T, m)
         mask = causal_mask(T)  # (T, T, 1): s <= t
         # stable softmax over s: subtract the max of the UNMASKED scores (s = 0 is always one),
         # exponentiate only where the mask allows; masked entries stay exactly 0 (no -inf used)
@@ -154,9 +164,8 @@ class CausalSelfAttention(Layer):
                 D = keep.astype(P.dtype) * P.dtype.type(1.0 / (1.0 - self.dropout))
                 self.D = D
             Pd = P * D  # (nh, T, T, m), the attention weights actually used
-        y_heads = np.einsum(
-            "htsm,hdsm->hdtm", Pd, v, optimize=True
-        )  # (nh, hs, T, m): sum_s P[t, s] v_s
+        # y[h, d, t, j] = sum_s P~[h, t, s, j] v[h, d, s, j]: each position's mix of the v_s
+        y_heads = matmul_heads(v, Pd.swapaxes(1, 2))  # (nh, hs, T, m) @ (nh, T, T, m)
         y = y_heads.reshape(C, T * m)  # heads concatenated back along the features
         out = self.W_o @ y + self.b_o  # (C, T*m)
         self.cache = {"x": x, "q": q, "k": k, "v": v, "P": P, "Pd": Pd, "y": y}
@@ -211,15 +220,17 @@ class CausalSelfAttention(Layer):
         self.dC_db_o = np.sum(G, axis=1, keepdims=True)  # (C, 1)
         dC_dy = (self.W_o.T @ G).reshape(nh, hs, T, m)  # (nh, hs, T, m)
         # 2. y = P~ v
-        dC_dPd = np.einsum("hdtm,hdsm->htsm", dC_dy, v, optimize=True)  # (nh, T, T, m)
-        dC_dv = np.einsum("htsm,hdtm->hdsm", Pd, dC_dy, optimize=True)  # (nh, hs, T, m)
+        dC_dPd = matmul_heads(dC_dy.swapaxes(1, 2), v)  # sum_d dC_dy[d, t] v[d, s] : (nh, T, T, m)
+        dC_dv = matmul_heads(dC_dy, Pd)  # sum_t dC_dy[d, t] P~[t, s] : (nh, hs, T, m)
         # 3. dropout on P
         dC_dP = dC_dPd * self.D if Pd is not P else dC_dPd  # (nh, T, T, m)
         # 4. softmax over s (axis 2); masked entries come out exactly 0
         dC_dS = softmax_backward(P, dC_dP, axis=2)  # (nh, T, T, m)
         # 5. S = q^T k / sqrt(hs)
-        dC_dq = np.einsum("htsm,hdsm->hdtm", dC_dS, k, optimize=True) * scale  # (nh, hs, T, m)
-        dC_dk = np.einsum("htsm,hdtm->hdsm", dC_dS, q, optimize=True) * scale  # (nh, hs, T, m)
+        dC_dq = (
+            matmul_heads(k, dC_dS.swapaxes(1, 2)) * scale
+        )  # sum_s k_s dC_dS[t, s] : (nh, hs, T, m)
+        dC_dk = matmul_heads(q, dC_dS) * scale  # sum_t q_t dC_dS[t, s] : (nh, hs, T, m)
         # 6. back through the split and the QKV projection
         dC_dqkv = np.concatenate(
             [dC_dq.reshape(C, T * m), dC_dk.reshape(C, T * m), dC_dv.reshape(C, T * m)], axis=0

@@ -92,7 +92,8 @@ class GELU(Activation):
         """A = Z * Phi(Z) (exact) or 0.5 Z (1 + tanh(u)) (tanh form) : Z's shape, fresh."""
         self.Z = Z
         if self.approximate == "tanh":
-            t, _ = self._tanh_inner(Z)
+            t, zc = self._tanh_inner(Z)
+            self.t, self.zc = t, zc  # backward needs tanh(u) again: keep it, not recompute it
             return 0.5 * Z * (1.0 + t)
         return Z * _Phi(Z)
 
@@ -114,7 +115,7 @@ class GELU(Activation):
         """
         Z = self._cached("Z")
         if self.approximate == "tanh":
-            t, zc = self._tanh_inner(Z)
+            t, zc = self.t, self.zc  # cached by forward
             du_dz = _SQRT_2_OVER_PI * (1.0 + 3.0 * _KAPPA * zc * zc)  # Z's shape
             return dC_dA * (0.5 * (1.0 + t) + 0.5 * Z * (1.0 - t * t) * du_dz)
         return dC_dA * (_Phi(Z) + Z * _phi(Z))
