@@ -7,10 +7,13 @@ runs in seconds on two cores. docs/sequences.md derives every formula it uses.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the first notebook's generator
+from make_notebook import notebook_from, write_notebook  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "notebooks" / "to-a-gpt.ipynb"
 
@@ -272,26 +275,11 @@ pass used here, naming the function that implements each formula.""",
 
 
 def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    for kind, source in CELLS:
-        nb.cells.append(new_markdown_cell(source) if kind == "md" else new_code_cell(source))
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:02d}"  # stable ids: regenerating gives an identical file
-    return nb
+    return notebook_from(CELLS)
 
 
 def main() -> None:
-    nb = build()
-    nbformat.validate(nb)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, OUT)
-    print(f"wrote {OUT} ({len(nb.cells)} cells)")
+    write_notebook(build(), OUT)
 
 
 if __name__ == "__main__":

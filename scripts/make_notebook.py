@@ -212,7 +212,8 @@ show(plots.plot_decision_boundary(net, X, y, resolution=100, feature_names=data.
 ]
 
 
-def build() -> nbformat.NotebookNode:
+def notebook_from(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A notebook of ("md" | "code", source) cells, with stable ids and no outputs."""
     nb = new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -220,19 +221,26 @@ def build() -> nbformat.NotebookNode:
         "language": "python",
     }
     nb.metadata["language_info"] = {"name": "python"}
-    for kind, source in CELLS:
+    for kind, source in cells:
         nb.cells.append(new_markdown_cell(source) if kind == "md" else new_code_cell(source))
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:02d}"  # stable ids: regenerating gives an identical file
     return nb
 
 
-def main() -> None:
-    nb = build()
+def write_notebook(nb: nbformat.NotebookNode, out: Path) -> None:
     nbformat.validate(nb)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, OUT)
-    print(f"wrote {OUT} ({len(nb.cells)} cells)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    print(f"wrote {out} ({len(nb.cells)} cells)")
+
+
+def build() -> nbformat.NotebookNode:
+    return notebook_from(CELLS)
+
+
+def main() -> None:
+    write_notebook(build(), OUT)
 
 
 if __name__ == "__main__":
