@@ -204,6 +204,11 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     net = cr.load(args.model)
     data = load_data(args)
+    if not hasattr(data, "X_test"):
+        raise ValueError(
+            f"predict takes examples with labels; {args.data!r} is a text: continue it with "
+            "'chainrule generate --model FILE --prompt TEXT'"
+        )
     X = data.X_test if args.split == "test" else data.X_train
     y = data.y_test if args.split == "test" else data.y_train
     X = X.reshape(len(X), -1) if X.ndim > 2 and len(net.input_shape) == 1 else X

@@ -14,6 +14,7 @@ import argparse
 from typing import Any
 
 import chainrule as cr
+from chainrule.validation import check_positive_int
 
 __all__ = [
     "add_lm_args",
@@ -58,6 +59,8 @@ def is_text_request(args: argparse.Namespace) -> bool:
 
 
 def train_lm(args: argparse.Namespace) -> int:
+    for flag in ("steps", "block_size", "n_layer", "n_head", "n_embd", "eval_every"):
+        check_positive_int("--" + flag.replace("_", "-"), getattr(args, flag))
     data = _load_text(args)
     if not hasattr(data, "train_ids"):
         raise ValueError(f"--model {args.model} needs text data (names, shakespeare, a .txt file)")
