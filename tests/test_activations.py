@@ -67,7 +67,9 @@ FAST_NAMES = ["sigmoid", "tanh", "relu", "softmax", "identity"]
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", NAMES)
-def test_fast_mode_gives_the_same_numbers(name: str, dtype: type, rng: np.random.Generator) -> None:
+def test_fast_engine_activations_give_the_same_numbers(
+    name: str, dtype: type, rng: np.random.Generator
+) -> None:
     """chainrule.fast.activations (activate_, derivative_, softmax_: in place, in buffers the
     plans reuse) computes what the reference layer's forward and backward compute."""
     from chainrule.fast import support
