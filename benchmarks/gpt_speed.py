@@ -3,7 +3,9 @@
 The shakespeare configuration of nanoGPT's CPU run: 4 layers, 4 heads, n_embd 128, block 64,
 batch 12, vocabulary 75, AdamW, gradients clipped at 1.0, float32. PyTorch runs the same
 architecture (pre-LN blocks, ``scaled_dot_product_attention(is_causal=True)``, tanh GELU) from
-chainrule's initial weights. Rounds alternate which library goes first; each round times
+chainrule's initial weights. chainrule runs what ``fit_lm`` runs for a GPT: the fast engine's
+``SequencePlan`` (its tanh GELUs in place); the reference engine is timed in the same rounds.
+Rounds alternate which library goes first; each round times
 ``--steps`` training steps of each (after untimed warm-up steps); the figure is the median over
 rounds of chainrule's step time over PyTorch's. Both use the same thread count.
 
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule.fast.sequence import SequencePlan
 from chainrule.train.lm import one_hot_targets, sample_windows
 from chainrule.train.step import train_step
 
@@ -101,12 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     theirs = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
     T, V = CONFIG["block_size"], CONFIG["vocab_size"]
 
-    def chainrule_steps(n: int) -> float:
+    plan = SequencePlan(net)  # what fit_lm's engine="auto" runs for a GPT
+
+    def chainrule_steps(n: int, fast: bool = True) -> float:
         t0 = time.perf_counter()
         for _ in range(n):
             X, Y = sample_windows(ids, T, BATCH, rng)
             net.train()
-            train_step(net, X.T, one_hot_targets(Y, V, net.dtype), ours, 1.0)
+            run = plan.forward_backward if fast else None
+            train_step(net, X.T, one_hot_targets(Y, V, net.dtype), ours, 1.0, run)
         return (time.perf_counter() - t0) / n
 
     def torch_steps(n: int) -> float:
@@ -123,18 +129,23 @@ def main(argv: list[str] | None = None) -> int:
             theirs.step()
         return (time.perf_counter() - t0) / n
 
-    ratios, times = [], {"chainrule": [], "torch": []}
+    ratios, times = [], {"chainrule": [], "torch": [], "chainrule reference": []}
     with threadpool_limits(limits=args.threads):
         chainrule_steps(2), torch_steps(2)  # warm-up
         for r in range(args.rounds):
-            order = [("chainrule", chainrule_steps), ("torch", torch_steps)]
+            order = [
+                ("chainrule", chainrule_steps),
+                ("torch", torch_steps),
+                ("chainrule reference", lambda n: chainrule_steps(n, fast=False)),
+            ]
             for name, fn in order if r % 2 == 0 else order[::-1]:
                 fn(1)  # one untimed step right before: the other library's threads settle
                 times[name].append(fn(args.steps))
             ratios.append(times["chainrule"][-1] / times["torch"][-1])
             print(
                 f"round {r + 1}: chainrule {times['chainrule'][-1] * 1e3:.1f} ms/step, "
-                f"torch {times['torch'][-1] * 1e3:.1f} ms/step, ratio {ratios[-1]:.2f}",
+                f"torch {times['torch'][-1] * 1e3:.1f} ms/step, ratio {ratios[-1]:.2f} "
+                f"(reference engine {times['chainrule reference'][-1] * 1e3:.1f} ms/step)",
                 flush=True,
             )
     med = statistics.median(ratios)
@@ -142,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nGPT {CONFIG}, batch {BATCH}, {args.threads} threads: chainrule / PyTorch eager step "
         f"time {med:.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}); "
         f"chainrule {statistics.median(times['chainrule']) * 1e3:.0f} ms, "
-        f"torch {statistics.median(times['torch']) * 1e3:.0f} ms per step; target <= 1.0"
+        f"torch {statistics.median(times['torch']) * 1e3:.0f} ms per step; target <= 1.0; "
+        f"the reference engine {statistics.median(times['chainrule reference']) * 1e3:.0f} ms"
     )
     return 0
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.fast.sequence import SequencePlan, why_not_sequence_plan
 from chainrule.optim.optimizer import Optimizer
 from chainrule.train.checkpoint import Checkpointer
 from chainrule.train.fit import resolve_optimizer
@@ -94,6 +95,7 @@ def fit_lm(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 500,
     resume: str | os.PathLike[str] | None = None,
+    engine: str = "auto",
 ) -> dict[str, list[Any]]:
     """Train a language model ``net`` (Embedding first, an output at every position) for
     ``steps`` steps on random windows of ``train_ids`` (a 1-D array of token ids).
@@ -108,6 +110,10 @@ def fit_lm(
     the history every ``checkpoint_every`` steps and after the last; ``resume="run.npz"``
     continues such a run (``steps`` is then the total), bit-identical to an uninterrupted run
     with the same arguments (:mod:`chainrule.train.checkpoint`).
+
+    ``engine``: ``"reference"`` runs every layer's own forward and backward; ``"fast"`` runs a
+    GPT through :class:`chainrule.fast.sequence.SequencePlan` (its tanh GELUs in place, the
+    same numbers); ``"auto"`` (default) takes the fast plan where it applies.
     """
     V = net.vocab_size
     if V is None or len(net.output_shape) != 2:
@@ -127,6 +133,13 @@ def fit_lm(
     )  # fmt: skip
     if clip_grad_norm is not None:
         clip_grad_norm = check_positive_float("clip_grad_norm", clip_grad_norm)
+    if engine not in ("auto", "reference", "fast"):
+        raise ValueError(f"engine must be 'auto', 'reference' or 'fast', got {engine!r}")
+    reason = why_not_sequence_plan(net)
+    if engine == "fast" and reason is not None:
+        raise ValueError(f"engine='fast' does not support this network: {reason}")
+    plan = SequencePlan(net) if engine != "reference" and reason is None else None
+    step_fn = None if plan is None else plan.forward_backward
     train = _stream(train_ids, "train_ids", V, T)
     val = None if val_ids is None else _stream(val_ids, "val_ids", V, T)
     rng = np.random.default_rng(seed)
@@ -171,7 +184,7 @@ def fit_lm(
             net.train()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                 cost, _ = train_step(
-                    net, X.T, one_hot_targets(Y, V, net.dtype), opt, clip_grad_norm
+                    net, X.T, one_hot_targets(Y, V, net.dtype), opt, clip_grad_norm, step_fn
                 )
             if not np.isfinite(cost):
                 raise FloatingPointError(

@@ -30,12 +30,15 @@ def train_step(
     Y: np.ndarray,
     optimizer: Optimizer,
     clip_grad_norm: float | None = None,
+    forward_backward: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]] | None = None,
 ) -> tuple[float, np.ndarray]:
     """One step of gradient descent on one batch; returns (cost, A[L]).
 
     A0 : (n[0], B) (or (C, H, W, B)) and Y : (n[L], B) are in the engine's layout.
+    ``forward_backward`` replaces ``net.forward_backward`` (a fast plan's, the same numbers).
     """
-    cost, A_L = net.forward_backward(A0, Y)  # forward, cost, backward: every dC_dP is filled
+    run = net.forward_backward if forward_backward is None else forward_backward
+    cost, A_L = run(A0, Y)  # forward, cost, backward: every dC_dP is filled
     params = net.parameters()  # (key, P, dC_dP, decay?) for every array of the tree
     if clip_grad_norm is not None:
         clip_norm(params, clip_grad_norm)  # scale every dC_dP so their global norm <= max
