@@ -221,18 +221,19 @@ def test_an_interrupt_with_mini_batches_and_the_fused_sgd_step() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0.15)
     try:
         with pytest.raises(KeyboardInterrupt):
-            net.fit(X, y, epochs=10**7, batch_size=16, lr=0.05, verbose=False, engine="fast")
+            net.fit(X, y, epochs=10**7, batch_size=16, lr=0.01, verbose=False, engine="fast")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
     for _, P, G, _ in net.parameters():
         assert np.all(np.isfinite(P)) and G is not None and np.all(np.isfinite(G))
     # the stored gradients are dC/dP of one batch at the current weights, not lr * dC/dP:
-    # their norm is that of a real batch gradient (an lr-scaled one would be 20 times smaller)
+    # a batch of 16's gradient norm is about that of the full batch (here 1-5x of it), where an
+    # lr-scaled one (lr = 0.01) would be 100 times smaller
     twin = net.copy()
     twin.loss_and_gradients(X, y)
     ratio = cr.optim.global_norm(net.parameters()) / cr.optim.global_norm(twin.parameters())
-    assert 0.2 < ratio < 5
+    assert ratio > 0.2
     net.fit(X, y, epochs=1, batch_size=16, lr=0.05, verbose=False)
 
 
