@@ -32,7 +32,7 @@ from chainrule.train.callbacks import (
     Progress,
     as_callback,
 )
-from chainrule.train.step import ReferenceEngine
+from chainrule.train.step import ReferenceEngine, recompute_gradients, restore_if_not_finite
 from chainrule.validation import check_positive_float, check_positive_int, check_X
 
 __all__ = ["fit", "DivergenceWarning", "resolve_optimizer", "ENGINES"]
@@ -88,30 +88,15 @@ def _choose_engine(net: Any, engine: str) -> bool:
     return reason is None
 
 
-def _finite_parameters(net: Any, snapshot: list[Any]) -> None:
-    """After an interrupt: back to the last epoch's parameters if any is not finite."""
-    if not all(np.all(np.isfinite(P)) for _, P, _, _ in net.parameters()):
-        for P, saved in snapshot:
-            P[...] = saved
-
-
 def _recover(net: Any, runner: Any, X: np.ndarray, Y: np.ndarray) -> None:
     """After an interrupt: stored gradients that mean dC/dP at the parameters as they are.
 
-    An interrupt may land anywhere in a step (between two parameters' updates, inside a fast
-    plan's pre-scaled batch, after a diverging update), and the callbacks may then change the
-    parameters (EarlyStopping restores the best ones). One reference forward/backward on the
-    latest completed batch, at the final parameters, stores gradients of one consistent pass.
+    The callbacks may have changed the parameters (EarlyStopping restores the best ones), so
+    this runs after them: one reference forward/backward on the latest completed batch.
     """
     rows = runner.last_batch
-    if rows is None:
-        return
-    buffers = [(a, a.copy()) for _, a in net.buffers()]  # e.g. BatchNorm's running statistics
-    net.train()
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        net.forward_backward(to_engine(X[rows]), Y[..., rows])
-    for a, saved in buffers:
-        a[...] = saved
+    if rows is not None:
+        recompute_gradients(net, to_engine(X[rows]), Y[..., rows])
 
 
 def fit(
@@ -312,7 +297,7 @@ def fit(
     finally:
         opt.lr = base_lr
         if not finished:
-            _finite_parameters(net, snapshot)
+            restore_if_not_finite(net, snapshot)
         for cb in cbs:
             cb.on_train_end(net, {k: v[-1] for k, v in history.items() if v})
         if not finished:

@@ -26,7 +26,7 @@ from chainrule.fast.sequence import SequencePlan, why_not_sequence_plan
 from chainrule.optim.optimizer import Optimizer
 from chainrule.train.checkpoint import Checkpointer
 from chainrule.train.fit import resolve_optimizer
-from chainrule.train.step import train_step
+from chainrule.train.step import recompute_gradients, restore_if_not_finite, train_step
 from chainrule.validation import check_ids, check_int, check_positive_float, check_positive_int
 
 __all__ = ["fit_lm", "sample_windows", "one_hot_targets"]
@@ -224,13 +224,9 @@ def fit_lm(
             bar.close()
         opt.lr = base_lr
         if not finished:  # an interrupt or a diverged step: a consistent network all the same
-            if not all(np.all(np.isfinite(P)) for _, P, _, _ in net.parameters()):
-                for P, saved in snapshot:
-                    P[...] = saved
+            restore_if_not_finite(net, snapshot)
             if last is not None:  # gradients of one whole pass, at the parameters as they are
-                net.train()
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                    net.forward_backward(last[0].T, one_hot_targets(last[1], V, net.dtype))
+                recompute_gradients(net, last[0].T, one_hot_targets(last[1], V, net.dtype))
         net.eval()
         net.is_fitted = net.is_fitted or done > 0
         net.optimizer = opt

@@ -21,7 +21,7 @@ from chainrule.data.targets import count_correct
 from chainrule.optim.clip import clip_grad_norm as clip_norm
 from chainrule.optim.optimizer import Optimizer
 
-__all__ = ["train_step", "ReferenceEngine"]
+__all__ = ["train_step", "ReferenceEngine", "restore_if_not_finite", "recompute_gradients"]
 
 
 def train_step(
@@ -84,3 +84,25 @@ class ReferenceEngine:
 
     def finish_epoch(self) -> None:
         """Nothing to do: the layers already hold the last batch's dC/dP."""
+
+
+def restore_if_not_finite(net: Any, snapshot: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """After an interrupt: back to the saved (P, copy) parameters if any P is not finite."""
+    if not all(np.all(np.isfinite(P)) for _, P, _, _ in net.parameters()):
+        for P, saved in snapshot:
+            P[...] = saved
+
+
+def recompute_gradients(net: Any, A0: np.ndarray, Y: np.ndarray) -> None:
+    """Store the gradients of one reference forward/backward on (A0, Y) at the parameters as
+    they are, leaving buffers (BatchNorm's running statistics) unchanged.
+
+    After an interrupt, which may land anywhere in a step (between two parameters' updates,
+    inside a fast plan's pre-scaled batch), this makes every stored gradient mean dC/dP again.
+    """
+    buffers = [(a, a.copy()) for _, a in net.buffers()]
+    net.train()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        net.forward_backward(A0, Y)
+    for a, saved in buffers:
+        a[...] = saved
