@@ -308,6 +308,9 @@ def test_process_ctrl_c_is_one_line(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        # a shell that starts this suite in the background hands SIGINT down as ignored; the
+        # child must see Ctrl-C as a user's terminal delivers it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     for line in proc.stdout:  # wait until training has started
