@@ -42,7 +42,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["gemm_update", "GemmUpdate", "direct_blas_available", "direct_blas_description"]
+__all__ = [
+    "gemm_update",
+    "GemmUpdate",
+    "blas_threads",
+    "direct_blas_available",
+    "direct_blas_description",
+    "set_blas_threads",
+]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # (sgemm symbol, dgemm symbol, C integer type): scipy-openblas names its ILP64 build's symbols
@@ -58,6 +65,8 @@ class _DirectGemm:
 
     def __init__(self) -> None:
         self.funcs: dict[np.dtype, Any] = {}
+        #: (get_num_threads, set_num_threads) of the same library, or None
+        self.threads: tuple[Any, Any] | None = None
         self.description = "not loaded"
         self.loaded = False
 
@@ -81,6 +90,7 @@ class _DirectGemm:
                     fn.argtypes += [ptr, int_t, real, ptr, int_t]
                     fn.restype = None
                 self.funcs = {np.dtype(np.float32): s_fn, np.dtype(np.float64): d_fn}
+                self.threads = _thread_controls(lib)
                 if _self_test(self):
                     self.description = f"{s_name}/{d_name} from {path.name}"
                     return
@@ -88,6 +98,18 @@ class _DirectGemm:
                 self.description = f"off ({path.name} failed the self-test)"
                 return
         self.description = "off (no scipy-openblas library next to NumPy)"
+
+
+def _thread_controls(lib: Any) -> tuple[Any, Any] | None:
+    """openblas_get/set_num_threads of scipy-openblas (ILP64 or LP64 names), or None."""
+    for suffix in ("64_", ""):
+        get = getattr(lib, "scipy_openblas_get_num_threads" + suffix, None)
+        put = getattr(lib, "scipy_openblas_set_num_threads" + suffix, None)
+        if get is not None and put is not None:
+            get.argtypes, get.restype = [], ctypes.c_int
+            put.argtypes, put.restype = [ctypes.c_int], None
+            return get, put
+    return None
 
 
 def _candidate_libraries() -> list[Path]:
@@ -134,6 +156,23 @@ def _direct(dtype: np.dtype) -> Any:
     if not _GEMM.loaded:
         _GEMM.load()
     return _GEMM.funcs.get(dtype)
+
+
+def blas_threads() -> int | None:
+    """How many threads NumPy's OpenBLAS uses for one product now (threadpoolctl's limits
+    included), or None when chainrule cannot see NumPy's BLAS (then it never changes it)."""
+    _direct(np.dtype(np.float32))
+    if _GEMM.threads is None or not _GEMM.funcs:
+        return None
+    return int(_GEMM.threads[0]())
+
+
+def set_blas_threads(n: int) -> None:
+    """Set NumPy's OpenBLAS thread count (process-wide, as threadpoolctl does); a no-op when
+    :func:`blas_threads` is None."""
+    _direct(np.dtype(np.float32))
+    if _GEMM.threads is not None and _GEMM.funcs:
+        _GEMM.threads[1](int(n))
 
 
 def direct_blas_available() -> bool:

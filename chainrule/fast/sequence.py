@@ -9,8 +9,11 @@ but computes each tanh GELU in place in buffers it owns, with the same formulas:
     forward   u = sqrt(2/pi) (z + 0.044715 z^3),  t = tanh(u),  A = 0.5 z (1 + t)
     backward  dC_dZ = dC_dA * (0.5 (1 + t) + 0.5 z (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2))
 
-keeping t from the forward pass for the backward. tests/test_fast_sequence.py proves the plan
-equal to the reference engine (costs, every gradient, weights after training steps).
+keeping t from the forward pass for the backward. When the BLAS has k >= 2 threads and the network
+treats its examples apart (no dropout, no BatchNorm), the plan also cuts each batch into k slices
+run at once on k threads, each through a replica of the layers, and adds their gradients
+(:mod:`chainrule.fast.parallel`). tests/test_fast_sequence.py and tests/test_fast_slices.py
+prove the plan equal to the reference engine (costs, every gradient, weights after steps).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.fast.parallel import BatchSlices, why_not_slices
 from chainrule.nn.activation import Activation
 from chainrule.nn.gelu import GELU
 from chainrule.nn.layer import Layer
@@ -99,16 +103,23 @@ class SequencePlan:
 
     name = "fast"
 
-    def __init__(self, net: Any) -> None:
+    def __init__(self, net: Any, workers: int | None = None) -> None:
         reason = why_not_sequence_plan(net)
         if reason is not None:
             raise ValueError(f"the fast sequence plan does not support this network: {reason}")
         self.net = net
-        self.gelus = {
-            id(layer): TanhGELUBuffers()
-            for _, layer in net.named_layers()
-            if isinstance(layer, GELU) and layer.approximate == "tanh"
-        }
+        self.gelus: dict[int, TanhGELUBuffers] = {}
+        self._add_gelus(net.layers)
+        # slices of the batch on parallel threads when the layers allow it (fast/parallel.py);
+        # workers=None: as many slices as the BLAS has threads, 1: never sliced
+        self.why_not_sliced = why_not_slices(net.layers)
+        self.slices = BatchSlices(net.layers, workers) if self.why_not_sliced is None else None
+
+    def _add_gelus(self, layers: list[Layer]) -> None:
+        for top in layers:
+            for _, layer in top.named_layers():
+                if isinstance(layer, GELU) and layer.approximate == "tanh":
+                    self.gelus.setdefault(id(layer), TanhGELUBuffers())
 
     def _forward(self, layer: Layer, A: np.ndarray) -> np.ndarray:
         if isinstance(layer, Sequential):  # the children in order
@@ -131,16 +142,29 @@ class SequencePlan:
         return fast.backward(dC_dA) if fast is not None else layer.backward(dC_dA)
 
     def forward_backward(self, A0: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
-        """The matched pair's fused path: logits Z[L], cost from them, dC/dZ[L] = (A - Y)/m."""
-        net = self.net
-        *body, output = net.layers
+        """The matched pair's fused path: logits Z[L], cost from them, dC/dZ[L] = (A - Y)/m;
+        the batch cut into slices on parallel threads where ``self.slices`` allows."""
+        if self.slices is None or self.slices.slices_for(A0.shape[-1]) == 1:
+            return self._run(self.net.layers, A0, Y, 1.0)
+        for k in range(1, self.slices.slices_for(A0.shape[-1])):
+            self._add_gelus(self.slices.replica(k))  # each replica's GELUs own their buffers
+        return self.slices.run(self._run, A0, Y)
+
+    def _run(
+        self, layers: list[Layer], A0: np.ndarray, Y: np.ndarray, weight: float
+    ) -> tuple[float, np.ndarray]:
+        """weight * cost of (A0, Y) through ``layers``; every gradient carries the weight."""
+        *body, output = layers
         assert isinstance(output, Activation)
+        loss = self.net.loss
         Z = A0
         for layer in body:
             Z = self._forward(layer, Z)  # the logits Z[L]
         A = output.forward(Z)
-        cost = net.loss.cost_from_logits(Z, Y)
-        dC_dA = net.loss.fused_gradient(A, Y)  # dC/dZ[L] : (n[L], ..., m)
+        cost = loss.cost_from_logits(Z, Y)
+        dC_dA = loss.fused_gradient(A, Y)  # dC/dZ[L] : (n[L], ..., m)
+        if weight != 1.0:  # a slice of m_k of the m examples: its share of the mean
+            cost, dC_dA = weight * cost, dC_dA * dC_dA.dtype.type(weight)
         for layer in reversed(body):
             dC_dA = self._backward(layer, dC_dA)
         return cost, A
