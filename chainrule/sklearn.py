@@ -151,7 +151,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
     standardize:
         learn a per-feature Standardizer on the training X (strongly recommended).
     init:
-        "he", "xavier", "normal" or None (suits the activation).
+        "he", "xavier", "normal", "torch" or None (suits the activation).
     dtype:
         "float32" (fast) or "float64" for training; predictions are always computed in float64.
     random_state:

@@ -54,8 +54,18 @@ def time_torch(net: cr.Sequential, data: Any, args: argparse.Namespace) -> float
     return float(np.median(times))
 
 
-def train_and_sample(net: cr.Sequential, data: Any, args: argparse.Namespace, prompt: str) -> Any:
-    """fit_lm with AdamW, warmup + cosine decay to min_lr, clipping; then a sample."""
+def train_and_sample(
+    net: cr.Sequential,
+    data: Any,
+    args: argparse.Namespace,
+    prompt: str,
+    separator: int | None = None,
+) -> Any:
+    """fit_lm with AdamW, warmup + cosine decay to min_lr, clipping; then a sample.
+
+    ``separator``: the data are documents separated by that token (names): windows start at a
+    document, and the loss over whole documents (makemore's measure) is printed too.
+    """
     print(net.summary().splitlines()[-1])
     initial = net.copy()  # PyTorch starts from these weights
     schedule = cr.optim.CosineLR(total=args.steps, warmup=args.warmup, min_lr=args.min_lr)
@@ -71,11 +81,18 @@ def train_and_sample(net: cr.Sequential, data: Any, args: argparse.Namespace, pr
         eval_every=args.eval_every,
         eval_batches=args.eval_batches,
         seed=args.seed,
+        start_token=separator,
     )
     total = time.perf_counter() - t0
     best = min(hist["val_loss"])
     print(f"\nfinal train loss {hist['train_loss'][-1]:.4f}, val loss {hist['val_loss'][-1]:.4f}")
     print(f"best val loss {best:.4f}; {total:.0f} s, {total / args.steps:.3f} s/step")
+    if separator is not None:
+        from chainrule.train.documents import document_loss
+
+        val, test = (document_loss(net, ids, separator) for ids in (data.val_ids, data.test_ids))
+        print(f"loss over whole documents, each from its start: val {val:.4f}, test {test:.4f}")
+        hist["document_val_loss"], hist["document_test_loss"] = val, test
     ids = net.generate(data.vocab.encode(prompt), args.sample_tokens, seed=args.seed, top_k=None)
     print("\n--- sample ---\n" + data.vocab.decode(ids))
     if args.torch_steps > 0:

@@ -26,4 +26,4 @@ if __name__ == "__main__":
         data.vocab.size, args.block_size, args.n_layer, args.n_head, args.n_embd, args.dropout,
         seed=args.seed,
     )  # fmt: skip
-    train_and_sample(net, data, args, prompt=".")
+    train_and_sample(net, data, args, prompt=".", separator=data.vocab.encode(".")[0])

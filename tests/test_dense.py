@@ -123,7 +123,7 @@ def test_dense_returns_fresh_arrays_and_keeps_its_input(rng: np.random.Generator
 
 
 def test_init_shapes_and_seed() -> None:
-    for init in ("he", "xavier", "normal"):
+    for init in ("he", "xavier", "normal", "torch"):
         a, b = cr.Dense(5, 7, init=init, seed=3), cr.Dense(5, 7, init=init, seed=3)
         assert a.W.shape == (7, 5) and a.b.shape == (7, 1)
         np.testing.assert_array_equal(a.W, b.W)
@@ -133,6 +133,11 @@ def test_init_shapes_and_seed() -> None:
     assert not big.b.any()  # He/Xavier start biases at zero
     glorot = cr.Dense(400, 300, init="xavier", seed=0)
     assert glorot.W.std() == pytest.approx(np.sqrt(2 / 700), rel=0.02)
+    # PyTorch's nn.Linear default: W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    t = cr.Dense(400, 300, init="torch", seed=0)
+    bound = 1 / np.sqrt(400)
+    assert np.abs(t.W).max() <= bound and np.abs(t.b).max() <= bound
+    assert t.W.std() == pytest.approx(bound / np.sqrt(3), rel=0.02)  # a uniform's std
 
 
 def test_errors() -> None:

@@ -65,10 +65,13 @@ def cnn1d(
     n_classes: int = 10,
     seed: int | None = None,
     dtype: np.dtype | type = np.float32,
+    init: str | None = None,
 ) -> Sequential:
     """The MNIST-1D paper's CNN: [Conv1D(k, stride, padding) -> ReLU] per entry of ``channels``,
     then Flatten -> Dense(n_classes) -> Softmax. ``kernel_size`` is one int for every layer or
-    one per layer: the paper's (5, 3, 3) takes 40 positions to 19, 10, 5 (125 features)."""
+    one per layer: the paper's (5, 3, 3) takes 40 positions to 19, 10, 5 (125 features).
+    ``init`` applies one scheme to every layer (``"torch"``: PyTorch's defaults, as the paper's
+    runs); None keeps He for the convolutions and Xavier for the output layer."""
     rng = as_rng(seed)
     C, L = input_shape
     kernels = [kernel_size] * len(channels) if isinstance(kernel_size, int) else list(kernel_size)
@@ -76,9 +79,10 @@ def cnn1d(
         raise ValueError(f"kernel_size needs one size per layer ({len(channels)}), got {kernels}")
     layers: list[Layer] = []
     for out, k in zip(channels, kernels):
-        layers += [Conv1D(C, out, k, stride=stride, padding=padding, seed=rng), ReLU()]
+        conv = Conv1D(C, out, k, stride=stride, padding=padding, init=init or "he", seed=rng)
+        layers += [conv, ReLU()]
         C, L = out, (L + 2 * padding - k) // stride + 1
-    layers += [Flatten(), Dense(C * L, n_classes, init="xavier", seed=rng), Softmax()]
+    layers += [Flatten(), Dense(C * L, n_classes, init=init or "xavier", seed=rng), Softmax()]
     net = Sequential(layers, input_shape=tuple(input_shape), dtype=dtype)
     net.seed = seed
     return net

@@ -4,6 +4,9 @@
   layer to layer (ReLU zeroes half of its inputs, hence the 2).
 * ``"xavier"`` (Glorot normal): W ~ N(0, 2 / (fan_in + fan_out)). Keeps the variance of both the
   forward signal and the backward gradient roughly constant for tanh/sigmoid layers.
+* ``"torch"``: PyTorch's default for nn.Linear and nn.Conv*d: W and b ~ U(-1/sqrt(fan_in),
+  1/sqrt(fan_in)) (its kaiming_uniform with a = sqrt(5)), so a model can start as a PyTorch
+  model of the same architecture would (MNIST-1D's published runs use it).
 * ``"normal"``: W ~ N(0, 1) and b ~ N(0, 1), exactly the notebook's ``np.random.randn``. With
   more than a handful of inputs this saturates sigmoids; it is here to show why.
 
@@ -18,7 +21,7 @@ from chainrule.validation import check_int
 
 __all__ = ["INITS", "default_init", "init_weights", "as_rng"]
 
-INITS = ("he", "xavier", "normal")
+INITS = ("he", "xavier", "normal", "torch")
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -50,6 +53,10 @@ def init_weights(
         W = rng.standard_normal(shape_W)
         b = rng.standard_normal((n_out, 1))
         return W, b
+    if scheme == "torch":
+        bound = 1.0 / np.sqrt(fan_in)
+        W = rng.uniform(-bound, bound, shape_W)
+        return W, rng.uniform(-bound, bound, (n_out, 1))
     std = np.sqrt(2.0 / fan_in) if scheme == "he" else np.sqrt(2.0 / (fan_in + fan_out))
     W = rng.standard_normal(shape_W) * std
     return W, np.zeros((n_out, 1))

@@ -25,6 +25,7 @@ import numpy as np
 from chainrule.fast.sequence import SequencePlan, why_not_sequence_plan
 from chainrule.optim.optimizer import Optimizer
 from chainrule.train.checkpoint import Checkpointer
+from chainrule.train.documents import document_starts
 from chainrule.train.fit import resolve_optimizer
 from chainrule.train.step import recompute_gradients, restore_if_not_finite, train_step
 from chainrule.validation import check_ids, check_int, check_positive_float, check_positive_int
@@ -33,10 +34,20 @@ __all__ = ["fit_lm", "sample_windows", "one_hot_targets"]
 
 
 def sample_windows(
-    ids: np.ndarray, block_size: int, batch_size: int, rng: np.random.Generator
+    ids: np.ndarray,
+    block_size: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    starts: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(X, Y), both (batch_size, block_size): random windows of ``ids`` and their next tokens."""
-    starts = rng.integers(0, ids.shape[0] - block_size, size=batch_size)  # (B,)
+    """(X, Y), both (batch_size, block_size): random windows of ``ids`` and their next tokens.
+
+    A window starts anywhere, or, given ``starts`` (allowed start positions), at one of those.
+    """
+    if starts is None:
+        starts = rng.integers(0, ids.shape[0] - block_size, size=batch_size)  # (B,)
+    else:
+        starts = starts[rng.integers(0, starts.shape[0], size=batch_size)]  # (B,)
     window = ids[starts[:, None] + np.arange(block_size + 1)]  # (B, T + 1)
     return window[:, :-1], window[:, 1:]
 
@@ -96,6 +107,7 @@ def fit_lm(
     checkpoint_every: int = 500,
     resume: str | os.PathLike[str] | None = None,
     engine: str = "auto",
+    start_token: int | None = None,
 ) -> dict[str, list[Any]]:
     """Train a language model ``net`` (Embedding first, an output at every position) for
     ``steps`` steps on random windows of ``train_ids`` (a 1-D array of token ids).
@@ -114,6 +126,10 @@ def fit_lm(
     ``engine``: ``"reference"`` runs every layer's own forward and backward; ``"fast"`` runs a
     GPT through :class:`chainrule.fast.sequence.SequencePlan` (its tanh GELUs in place, the
     same numbers); ``"auto"`` (default) takes the fast plan where it applies.
+
+    ``start_token``: for a stream of documents separated by that token (the names' ``.``,
+    id 0), every window, in training and in the estimates, starts at a separator: each
+    document is read from its beginning, as makemore trains (:mod:`chainrule.train.documents`).
     """
     V = net.vocab_size
     if V is None or len(net.output_shape) != 2:
@@ -142,12 +158,21 @@ def fit_lm(
     step_fn = None if plan is None else plan.forward_backward
     train = _stream(train_ids, "train_ids", V, T)
     val = None if val_ids is None else _stream(val_ids, "val_ids", V, T)
+    starts = val_starts = None
+    if start_token is not None:
+        start_token = check_int("start_token", start_token, 0)
+        if start_token >= V:
+            raise ValueError(
+                f"start_token must be a token id below vocab_size {V}, got {start_token}"
+            )
+        starts = document_starts(train, T, start_token)
+        val_starts = None if val is None else document_starts(val, T, start_token)
     rng = np.random.default_rng(seed)
     fixed = np.random.default_rng(None if seed is None else seed + 1)  # the evaluation windows
     n_eval = eval_batches * batch_size
-    evals = {"train_loss": sample_windows(train, T, n_eval, fixed)}
+    evals = {"train_loss": sample_windows(train, T, n_eval, fixed, starts)}
     if val is not None:
-        evals["val_loss"] = sample_windows(val, T, n_eval, fixed)
+        evals["val_loss"] = sample_windows(val, T, n_eval, fixed, val_starts)
     history: dict[str, list[Any]] = {"step": [], **{k: [] for k in evals}, "lr": []}
     history["tokens_per_s"] = []
     start = 0
@@ -162,6 +187,8 @@ def fit_lm(
             "schedule": repr(schedule) if schedule is not None else None,
             "clip_grad_norm": clip_grad_norm,
         }
+        if start_token is not None:  # (absent from the files of runs without it)
+            settings["start_token"] = start_token
         other = val if val is not None else np.zeros(0, dtype=np.int64)
         ckpt = Checkpointer(
             net, opt, rng, train, other, path=checkpoint, every=checkpoint_every, settings=settings
@@ -180,7 +207,7 @@ def fit_lm(
         for step in range(start + 1, steps + 1):
             if schedule is not None:
                 opt.lr = schedule.lr(base_lr, step - 1)
-            X, Y = sample_windows(train, T, batch_size, rng)  # (B, T) each
+            X, Y = sample_windows(train, T, batch_size, rng, starts)  # (B, T) each
             net.train()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                 cost, _ = train_step(
