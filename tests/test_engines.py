@@ -257,10 +257,10 @@ def _rejected_networks() -> dict[str, tuple[cr.Sequential, tuple[int, ...]]]:
     def head() -> list[cr.Layer]:
         return [cr.Dense(5, 3, seed=1), cr.Softmax()]
 
-    conv = cr.Sequential(
+    conv = cr.Sequential(  # a tanh after a convolution: neither plan takes it (ConvPlan: ReLU)
         [
             cr.Conv1D(1, 2, 3, seed=0),
-            cr.ReLU(),
+            cr.Tanh(),
             cr.Flatten(),
             cr.Dense(12, 3, seed=1),
             cr.Softmax(),
@@ -332,6 +332,7 @@ def engines_used(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(fit_mod, "MLPPlan", recording(fit_mod.MLPPlan))
     monkeypatch.setattr(fit_mod, "ReferenceEngine", recording(fit_mod.ReferenceEngine))
+    monkeypatch.setattr(fit_mod, "ConvEngine", recording(fit_mod.ConvEngine))
     return used
 
 

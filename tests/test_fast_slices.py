@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.fast import parallel
 from chainrule.fast.blas import blas_threads, set_blas_threads
 from chainrule.fast.parallel import BatchSlices, why_not_slices
 from chainrule.fast.sequence import SequencePlan
@@ -64,7 +65,11 @@ def test_training_steps_on_slices_equal_the_reference_engine() -> None:
         np.testing.assert_allclose(P, Q, rtol=1e-9, atol=1e-12)
 
 
-def test_fit_lm_slices_the_batch_as_the_blas_has_threads() -> None:
+def test_fit_lm_slices_the_batch_as_the_blas_has_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_SLICE_WORK", 1.0)  # this tiny GPT too
+    runs: list[int] = []
+    real_run = BatchSlices.run
+    monkeypatch.setattr(BatchSlices, "run", lambda self, *a: runs.append(1) or real_run(self, *a))
     ids = np.random.default_rng(2).integers(0, 11, 2000)
     kw = {"steps": 12, "batch_size": 4, "eval_every": 4, "verbose": False, "seed": 3}
     before = blas_threads()
@@ -76,6 +81,7 @@ def test_fit_lm_slices_the_batch_as_the_blas_has_threads() -> None:
         if before is not None:
             set_blas_threads(before)
     assert blas_threads() == before  # the slices hand the BLAS its threads back
+    assert len(runs) == 12  # every step ran in slices
     hb = b.fit_lm(ids, ids[:300], engine="reference", **kw)
     for (_, P, _, _), (_, Q, _, _) in zip(a.parameters(), b.parameters()):
         np.testing.assert_allclose(P, Q, rtol=1e-9, atol=1e-12)
@@ -83,12 +89,21 @@ def test_fit_lm_slices_the_batch_as_the_blas_has_threads() -> None:
 
 
 def test_what_is_never_sliced() -> None:
+    before = blas_threads() or 1
     assert why_not_slices(_gpt().layers) is None
     assert "dropout" in why_not_slices(_gpt(dropout=0.1).layers)
     assert SequencePlan(_gpt(dropout=0.1)).slices is None  # runs whole, as the reference
     bn = [cr.Dense(3, 4), cr.BatchNorm(4)]
     assert "BatchNorm" in why_not_slices(bn)
     assert BatchSlices([cr.Dense(3, 4)], workers=1).slices_for(10) == 1
+    # small batches run whole: a slice needs MIN_SLICE_WORK multiply-adds
+    small = BatchSlices([cr.Dense(3, 4)], work_per_example=parallel.MIN_SLICE_WORK / 4)
+    assert small.slices_for(4) == 1
+    set_blas_threads(2)
+    try:
+        assert small.slices_for(8) == 2 and small.slices_for(1000) == 2  # at most the threads
+    finally:
+        set_blas_threads(before)
 
 
 def test_forgetting_a_slice_gradient_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

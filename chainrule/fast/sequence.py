@@ -113,7 +113,9 @@ class SequencePlan:
         # slices of the batch on parallel threads when the layers allow it (fast/parallel.py);
         # workers=None: as many slices as the BLAS has threads, 1: never sliced
         self.why_not_sliced = why_not_slices(net.layers)
-        self.slices = BatchSlices(net.layers, workers) if self.why_not_sliced is None else None
+        work = float(net.n_params * net.input_shape[0])  # ~ every weight once per position
+        ok = self.why_not_sliced is None
+        self.slices = BatchSlices(net.layers, workers, work) if ok else None
 
     def _add_gelus(self, layers: list[Layer]) -> None:
         for top in layers:

@@ -21,6 +21,7 @@ import numpy as np
 from chainrule.data.layout import to_engine
 from chainrule.data.standardize import Standardizer
 from chainrule.data.targets import check_class_count, count_correct
+from chainrule.fast.conv import ConvPlan, why_not_conv_plan
 from chainrule.fast.plan import MLPPlan
 from chainrule.fast.support import why_not_fast
 from chainrule.nn.init import as_rng
@@ -73,19 +74,35 @@ def _check_schedule(schedule: Any) -> Any:
     return schedule
 
 
-def _choose_engine(net: Any, engine: str) -> bool:
-    """True for the fast engine. ``"fast"`` on a network it does not support raises."""
+def _choose_engine(net: Any, engine: str) -> Any:
+    """The fast engine's plan class for ``net`` (MLPPlan, or ConvPlan's engine), or None for
+    the reference engine. ``"fast"`` on a network it does not support raises."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
     if engine == "reference":
-        return False
+        return None
     reason = why_not_fast(net)
-    if engine == "fast" and reason is not None:
+    if reason is None:
+        return MLPPlan
+    if why_not_conv_plan(net) is None:
+        return ConvEngine
+    if engine == "fast":
         raise ValueError(
             f"engine='fast' does not support this network: {reason}; use engine='reference' "
             "(or 'auto', which picks the fast engine only where it applies)"
         )
-    return reason is None
+    return None
+
+
+class ConvEngine(ReferenceEngine):
+    """The reference engine's loop with :class:`chainrule.fast.conv.ConvPlan` computing each
+    batch's forward and backward (the same numbers, in the plan's buffers)."""
+
+    name = "fast"
+
+    def __init__(self, net: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(net, *args, **kwargs)
+        self.forward_backward = ConvPlan(net).forward_backward
 
 
 def _recover(net: Any, runner: Any, X: np.ndarray, Y: np.ndarray) -> None:
@@ -231,7 +248,7 @@ def fit(
             start_epoch = ckpt.resume(resume, history)
         cbs.append(Checkpoint(ckpt, history, state))
 
-    engine_cls = MLPPlan if use_fast else ReferenceEngine
+    engine_cls = use_fast or ReferenceEngine
     runner = engine_cls(net, opt, X, Y, batch_size, clip_grad_norm=clip_grad_norm)
     base_lr = opt.lr
 

@@ -64,6 +64,8 @@ class ReferenceEngine:
         self.batch_size = batch_size
         self.clip = clip_grad_norm
         self.last_batch: np.ndarray | slice | None = None
+        #: replaces net.forward_backward (a fast plan's, the same numbers); None: the layers'
+        self.forward_backward: Callable[..., tuple[float, np.ndarray]] | None = None
 
     def run_epoch(
         self, perm: np.ndarray | None, before_step: Callable[[], None]
@@ -76,7 +78,7 @@ class ReferenceEngine:
             A0 = to_engine(self.X[rows])  # (n[0], B): a view for a slice, a copy for indices
             Yb = self.Y[..., rows]  # (n[L], B), or (V, T, B) for next-token targets
             before_step()  # e.g. a schedule sets this step's learning rate
-            cost, A_L = train_step(self.net, A0, Yb, self.opt, self.clip)
+            cost, A_L = train_step(self.net, A0, Yb, self.opt, self.clip, self.forward_backward)
             total += cost * Yb.shape[-1]
             correct += count_correct(self.net.loss.name, A_L, Yb)
             self.last_batch = rows

@@ -1,0 +1,136 @@
+"""The fast engine's ConvPlan computes what the reference layers compute, ties included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.fast import conv as fast_conv
+from chainrule.fast.conv import ConvPlan, why_not_conv_plan
+from chainrule.model.cnn import cnn1d, lenet
+
+F64 = np.float64
+
+
+def _reference(net: cr.Sequential, A0: np.ndarray, Y: np.ndarray) -> tuple[float, dict]:
+    cost, _ = net.forward_backward(A0, Y)
+    return cost, {k: G.copy() for k, _, G, _ in net.parameters()}
+
+
+def _check_equal(
+    net: cr.Sequential, A0: np.ndarray, Y: np.ndarray, rtol: float = 1e-12, workers: int = 1
+) -> None:
+    cost, ref = _reference(net, A0, Y)
+    net.zero_grad()
+    fast_cost, A = ConvPlan(net, workers=workers).forward_backward(A0, Y)
+    assert fast_cost == pytest.approx(cost, rel=rtol)
+    assert A.shape == Y.shape
+    for k, _, G, _ in net.parameters():
+        np.testing.assert_allclose(G, ref[k], rtol=rtol, atol=1e-14, err_msg=k)
+
+
+def _net(draw: st.DrawFn) -> tuple[cr.Sequential, tuple[int, ...]]:
+    C, H, W = draw(st.integers(1, 3)), draw(st.integers(5, 11)), draw(st.integers(5, 11))
+    layers: list = []
+    shape = (C, H, W)
+    for _ in range(draw(st.integers(1, 2))):
+        s, p = draw(st.integers(1, 2)), draw(st.integers(0, 1))
+        k = draw(st.integers(1, min(3, shape[1] + 2 * p, shape[2] + 2 * p)))
+        out = draw(st.integers(1, 4))
+        conv = cr.Conv2D(shape[0], out, k, stride=s, padding=p, seed=draw(st.integers(0, 9)))
+        layers.append(conv)
+        shape = conv.output_shape(shape)
+        if draw(st.booleans()):
+            layers.append(cr.ReLU())
+        pk = draw(st.sampled_from([0, 2, 3]))
+        if pk and shape[1] >= pk and shape[2] >= pk:
+            layers.append(cr.MaxPool2D(pk))  # stride = kernel; odd sizes leave rows out
+            shape = layers[-1].output_shape(shape)
+    layers.append(cr.Flatten())
+    n = int(np.prod(shape))
+    if draw(st.booleans()):
+        layers += [cr.Dense(n, 5, seed=1), cr.ReLU()]
+        n = 5
+    layers += [cr.Dense(n, 3, seed=2), cr.Softmax()]
+    return cr.Sequential(layers, input_shape=(C, H, W), dtype=F64), (C, H, W)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), m=st.integers(1, 5), ties=st.booleans(), workers=st.integers(1, 3))
+def test_random_conv_nets_equal_the_reference(
+    data: st.DataObject, m: int, ties: bool, workers: int
+) -> None:
+    """Random strides, paddings, pools (odd sizes included), with and without slices."""
+    net, (C, H, W) = _net(data.draw)
+    rng = np.random.default_rng(m)
+    # ties: small integers, so pooling windows often hold equal maxima (and exact zeros)
+    X = rng.integers(-2, 3, (C, H, W, m)).astype(F64) if ties else rng.standard_normal((C, H, W, m))
+    Y = np.eye(3)[:, rng.integers(0, 3, m)]
+    _check_equal(net, X, Y, workers=workers)
+
+
+@pytest.mark.parametrize(("m", "workers"), [(1, 1), (7, 1), (7, 2), (7, 3)])
+def test_the_mnist_cnns_equal_the_reference(m: int, workers: int) -> None:
+    rng = np.random.default_rng(0)
+    net = lenet((1, 12, 12), channels=(4, 6), kernel_size=3, hidden=9, seed=0, dtype=F64)
+    Y = np.eye(10)[:, rng.integers(0, 10, m)]
+    _check_equal(net, rng.standard_normal((1, 12, 12, m)), Y, workers=workers)
+    net1 = cnn1d((1, 40), channels=(5, 5, 5), kernel_size=(5, 3, 3), seed=0, dtype=F64)
+    _check_equal(net1, rng.standard_normal((1, 40, m)), Y, workers=workers)
+
+
+def test_fit_on_the_fast_engine_trains_as_the_reference() -> None:
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((50, 1, 10, 10)), rng.integers(0, 4, 50)
+    nets = [lenet((1, 10, 10), (3, 4), 3, hidden=8, n_classes=4, seed=0, dtype=F64) for _ in "ab"]
+    kw = {"epochs": 3, "batch_size": 16, "optimizer": "adam", "lr": 1e-2, "verbose": False}
+    ha = nets[0].fit(X, y, engine="fast", seed=0, **kw)
+    hb = nets[1].fit(X, y, engine="reference", seed=0, **kw)
+    np.testing.assert_allclose(ha["cost"], hb["cost"], rtol=1e-11)
+    for (k, P, G, _), (_, Q, H, _) in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_allclose(P, Q, rtol=1e-10, atol=1e-13, err_msg=k)
+        np.testing.assert_allclose(G, H, rtol=1e-9, atol=1e-13, err_msg=k)
+
+
+def test_which_networks_the_plan_takes() -> None:
+    assert why_not_conv_plan(lenet(seed=0)) is None
+    assert why_not_conv_plan(cnn1d(seed=0)) is None
+    assert "Dropout" in why_not_conv_plan(lenet(dropout=0.5, seed=0))
+    assert "BatchNorm" in why_not_conv_plan(lenet(batchnorm=True, seed=0))
+    overlapping = cr.Sequential(
+        [
+            cr.Conv2D(1, 2, 3),
+            cr.MaxPool2D(3, stride=2),
+            cr.Flatten(),
+            cr.Dense(18, 2),
+            cr.Softmax(),
+        ],
+        input_shape=(1, 9, 9),
+    )
+    assert "stride or padding" in why_not_conv_plan(overlapping)
+    mlp = cr.Sequential([cr.Dense(4, 2), cr.Softmax()])
+    assert "does not start with a convolution" in why_not_conv_plan(mlp)
+    X = np.random.default_rng(0).standard_normal((8, 1, 28, 28))
+    with pytest.raises(ValueError, match="engine='fast' does not support"):
+        lenet(dropout=0.5, seed=0).fit(X, np.arange(8) % 10, epochs=1, engine="fast", verbose=False)
+
+
+def test_a_wrong_tie_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Negative control: letting the LAST maximum of a window win fails the equality check.
+
+    Integer inputs and first-layer weights make equal values from DIFFERENT patches, so where
+    a tied window sends its gradient changes dC_dW (equal patches would hide the rule).
+    """
+    net = lenet((1, 12, 12), channels=(3, 3), kernel_size=3, hidden=5, seed=0, dtype=F64)
+    rng = np.random.default_rng(0)
+    net.layers[0].W = rng.integers(-1, 2, net.layers[0].W.shape).astype(F64)
+    X = rng.integers(-1, 2, (1, 12, 12, 4)).astype(F64)
+    Y = np.eye(10)[:, [1, 2, 3, 4]]
+    _check_equal(net, X, Y)  # the right rule passes
+    scan = fast_conv._ConvStage._windows
+    monkeypatch.setattr(fast_conv._ConvStage, "_windows", lambda self, X, b: scan(self, X, b)[::-1])
+    with pytest.raises(AssertionError):
+        _check_equal(net, X, Y)
