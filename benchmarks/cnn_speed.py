@@ -126,8 +126,11 @@ class Torch:
         return len(Xt) / (time.perf_counter() - t0)
 
 
-def interleave(pairs: dict[str, tuple[Any, Any]], rounds: int) -> dict[str, list[float]]:
-    """{figure: [ours / theirs per round]} for every (ours, theirs) callable pair."""
+def interleave(
+    pairs: dict[str, tuple[Any, Any]], rounds: int, seconds: dict[str, list[tuple[float, float]]]
+) -> dict[str, list[float]]:
+    """{figure: [ours / theirs per round]} for every (ours, theirs) callable pair; ``seconds``
+    receives each round's (ours, theirs) figures."""
     ratios: dict[str, list[float]] = {k: [] for k in pairs}
     for r in range(rounds):
         for name, (ours, theirs) in pairs.items():
@@ -137,6 +140,7 @@ def interleave(pairs: dict[str, tuple[Any, Any]], rounds: int) -> dict[str, list
                 fn()  # untimed: the other library's threads settle, caches fill
                 got[fn] = fn()
             ratios[name].append(got[ours] / got[theirs])
+            seconds.setdefault(name, []).append((got[ours], got[theirs]))
             print(f"round {r + 1} {name}: {ratios[name][-1]:.3f}", flush=True)
     return ratios
 
@@ -175,13 +179,20 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "MNIST-1D CNN training epoch / PyTorch's": (ours1.epoch, theirs1.epoch),
         }  # fmt: skip
-        ratios = interleave(pairs, args.rounds)
+        seconds: dict[str, list[tuple[float, float]]] = {}
+        ratios = interleave(pairs, args.rounds, seconds)
     print(f"\n{args.threads} threads, engine {args.engine}; BLAS: {blas}")
     for name, r in ratios.items():
         med = statistics.median(r)
         if "samples/s" in name:  # the pair timed seconds per sample: invert to a rate ratio
             r, med = [1 / x for x in r], 1 / med
-        print(f"{name}: {med:.3f} (min {min(r):.3f}, max {max(r):.3f}) over {len(r)} rounds")
+        ours_s = statistics.median(a for a, _ in seconds[name])
+        theirs_s = statistics.median(b for _, b in seconds[name])
+        unit = "s/sample" if "samples/s" in name else "s"
+        print(
+            f"{name}: {med:.3f} (min {min(r):.3f}, max {max(r):.3f}) over {len(r)} rounds; "
+            f"medians chainrule {ours_s:.4g} {unit}, PyTorch {theirs_s:.4g} {unit}"
+        )
     return 0
 
 

@@ -134,3 +134,19 @@ def test_a_wrong_tie_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast_conv._ConvStage, "_windows", lambda self, X, b: scan(self, X, b)[::-1])
     with pytest.raises(AssertionError):
         _check_equal(net, X, Y)
+
+
+@pytest.mark.parametrize("m", [1, 33, 70])
+def test_predictions_through_the_plan_equal_the_reference(m: int) -> None:
+    """forward_in_batches (predict, predict_proba, score) runs CNNs in chunks of the plan."""
+    rng = np.random.default_rng(3)
+    net = lenet((1, 10, 10), channels=(3, 4), kernel_size=3, hidden=6, seed=0, dtype=F64)
+    A0 = rng.standard_normal((1, 10, 10, m))
+    net.eval()
+    ref = A0
+    for layer in net.layers:
+        ref = layer.forward(ref)
+    np.testing.assert_allclose(net.forward_in_batches(A0), ref, rtol=1e-13, atol=1e-15)
+    X = np.moveaxis(A0, -1, 0)
+    net.is_fitted = True  # as after fit
+    np.testing.assert_allclose(net.predict_proba(X), ref.T, rtol=1e-13, atol=1e-15)

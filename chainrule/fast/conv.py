@@ -63,9 +63,6 @@ class _ConvStage:
             "Xp": np.zeros((C, Hp, Wp, m), dt),  # the borders stay 0 for every batch
             "cols": np.empty((C * c.kh * c.kw, oh * ow * m), dt),
             "Z": np.empty((c.out_channels, oh, ow, m), dt),
-            "dZ": np.zeros((c.out_channels, oh, ow, m), dt),
-            "dcols": np.empty((C * c.kh * c.kw, oh * ow * m), dt),
-            "dXp": np.empty((C, Hp, Wp, m), dt),
         }
         if self.pool is not None:
             pooled = (c.out_channels, oh // self.pool[0], ow // self.pool[1], m)
@@ -118,6 +115,9 @@ class _ConvStage:
         """G = dC/d(stage output) -> stores dC_dW, dC_db; returns dC/dA_prev (or None)."""
         c = self.conv
         b = self.bufs[G.shape[-1]]
+        if "dZ" not in b:  # the backward's buffers, at the first backward (not for predictions)
+            b["dZ"] = np.zeros_like(b["Z"])
+            b["dcols"], b["dXp"] = np.empty_like(b["cols"]), np.empty_like(b["Xp"])
         dZ, cols = b["dZ"], b["cols"]
         O = dZ.shape[0]
         if self.relu:
@@ -137,7 +137,13 @@ class _ConvStage:
         else:
             np.copyto(dZ, G)
         dZ2 = dZ.reshape(O, -1)  # (O, oh*ow*m)
-        c.dC_dW = (dZ2 @ cols.T).reshape(c.W.shape)  # (O, C*kh*kw) -> W's shape
+        # dC_dW = dZ2 @ cols.T : (O, C*kh*kw); OpenBLAS runs the long sum over oh*ow*m faster
+        # with the larger of O and C*kh*kw as the result's rows (conv 16 -> 32: 0.79 vs 1.13 ms)
+        if cols.shape[0] > O:
+            dW = np.ascontiguousarray((cols @ dZ2.T).T)
+        else:
+            dW = dZ2 @ cols.T
+        c.dC_dW = dW.reshape(c.W.shape)
         c.dC_db = np.sum(dZ2, axis=1, keepdims=True)  # (O, 1)
         if not need_input_grad:
             return None
@@ -265,6 +271,26 @@ class ConvPlan:
             layers = self.slices.replica(i)
             self.stages.setdefault(id(layers[0]), _stages(layers, True)[0])
         return self.slices.run(self._run, A0, Y)
+
+    def predict(self, A0: np.ndarray, chunk: int = 128) -> np.ndarray:
+        """A[L] for every column of A0, in prediction mode, ``chunk`` examples at a time (the
+        columns of a chunk stay in cache); a fresh (n[L], m) array."""
+        stages = self.stages[id(self.net.layers[0])]
+        m = A0.shape[-1]
+        out: np.ndarray | None = None
+        for s in range(0, m, chunk):
+            A = A0[..., s : s + chunk]
+            A = A if A.ndim == 4 else A.reshape(A.shape[0], 1, *A.shape[1:])
+            for stage in stages:
+                if isinstance(stage, _DenseStage) and A.ndim == 4:
+                    A = A.reshape(-1, A.shape[-1])
+                A = stage.forward(A)
+            A_L = self.net.layers[-1].forward(A)
+            if out is None:
+                out = np.empty((A_L.shape[0], m), A_L.dtype)
+            out[:, s : s + A_L.shape[1]] = A_L
+        assert out is not None
+        return out
 
     def _run(
         self, layers: list[Any], A0: np.ndarray, Y: np.ndarray, weight: float

@@ -3,6 +3,9 @@
 ``forward(net, A0, batch_size)`` returns A[L] for all m columns, the same numbers as the
 reference layers' forward in prediction mode, or None when the network is not one the fast
 engine supports (see :mod:`chainrule.fast.support`), and the caller runs the reference layers.
+CNNs the training plan takes run through :meth:`chainrule.fast.conv.ConvPlan.predict`, 32
+examples at a time: each chunk's columns and feature maps stay in cache (measured on 1,024
+MNIST images: 38 ms in chunks of 32, 52 ms of 128, 68 ms of 1,024; the reference 300 ms).
 """
 
 from __future__ import annotations
@@ -12,15 +15,21 @@ from typing import Any
 import numpy as np
 
 from chainrule.fast.activations import activate_
+from chainrule.fast.conv import ConvPlan, why_not_conv_plan
 from chainrule.fast.support import mlp_blocks
 
-__all__ = ["forward"]
+__all__ = ["CONV_CHUNK", "forward"]
+
+#: examples per chunk in a CNN's prediction (see the module docstring)
+CONV_CHUNK = 32
 
 
 def forward(net: Any, A0: np.ndarray, batch_size: int = 4096) -> np.ndarray | None:
     """A[L] : (n[L], m) from A[0] : (n[0], m), ``batch_size`` columns at a time; a fresh array."""
     blocks = mlp_blocks(net)
     if isinstance(blocks, str) or A0.ndim != 2:
+        if A0.ndim >= 3 and why_not_conv_plan(net) is None:
+            return ConvPlan(net, workers=1).predict(A0, chunk=CONV_CHUNK)
         return None
     m = A0.shape[1]
     dtype = blocks[0][0].W.dtype

@@ -14,8 +14,6 @@ With weight_decay = 0 it is exactly :class:`~chainrule.optim.optimizer.Adam`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from chainrule.optim.optimizer import OPTIMIZERS, Adam, ParamGrad
 
 __all__ = ["AdamW"]
@@ -40,20 +38,19 @@ class AdamW(Adam):
     ) -> None:
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
 
-    def step(self, params: Iterable[ParamGrad]) -> None:
-        """One AdamW update of every (key, P, G, decay) and advance the step counter.
+    def update(self, param: ParamGrad) -> None:
+        """One AdamW update of (key, P, G, decay) at step ``self.t``.
 
         For decay=True parameters, first P *= 1 - lr * weight_decay, then the Adam update on
-        the raw gradient G. Parameters whose gradient is None (no backward yet) are skipped,
+        the raw gradient G. A parameter whose gradient is None (no backward yet) is skipped,
         neither decayed nor updated, as torch skips parameters whose ``.grad`` is None.
         """
-        self.t += 1
-        for key, P, G, decay in params:
-            if G is None:
-                continue
-            if decay and self.weight_decay:
-                P *= P.dtype.type(1.0 - self.lr * self.weight_decay)
-            self._update(key, P, G)
+        key, P, G, decay = param
+        if G is None:
+            return
+        if decay and self.weight_decay:
+            P *= P.dtype.type(1.0 - self.lr * self.weight_decay)
+        self._update(key, P, G)
 
 
 OPTIMIZERS[AdamW.name] = AdamW

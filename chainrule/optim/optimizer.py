@@ -54,12 +54,20 @@ class Optimizer:
         self._scratch: dict[str, np.ndarray] = {}
 
     def step(self, params: Iterable[ParamGrad]) -> None:
-        """Apply one update to every (key, P, G, decay) and advance the step counter."""
+        """Advance the step counter, then apply one update to every (key, P, G, decay)."""
         self.t += 1
-        for key, P, G, decay in params:
-            if decay and self.weight_decay:
-                G = G + P.dtype.type(self.weight_decay) * P
-            self._update(key, P, G)
+        for param in params:
+            self.update(param)
+
+    def update(self, param: ParamGrad) -> None:
+        """One parameter's update at step ``self.t`` (already advanced by :meth:`step`).
+
+        The parameters' updates are independent of each other: any order gives the same step.
+        """
+        key, P, G, decay = param
+        if decay and self.weight_decay:
+            G = G + P.dtype.type(self.weight_decay) * P  # L2: d/dP of (wd / 2) ||P||^2
+        self._update(key, P, G)
 
     def _update(self, key: str, P: np.ndarray, G: np.ndarray) -> None:  # pragma: no cover
         raise NotImplementedError

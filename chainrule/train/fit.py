@@ -102,7 +102,9 @@ class ConvEngine(ReferenceEngine):
 
     def __init__(self, net: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(net, *args, **kwargs)
-        self.forward_backward = ConvPlan(net).forward_backward
+        plan = ConvPlan(net)
+        self.forward_backward = plan.forward_backward
+        self.optimizer_step = plan.slices.optimizer_step
 
 
 def _recover(net: Any, runner: Any, X: np.ndarray, Y: np.ndarray) -> None:
