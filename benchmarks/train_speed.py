@@ -18,6 +18,7 @@ contender, see ``timed()``) with the same thread count for all:
 * with ``--blas-ab``: the fast engine's epoch with the fused SGD step through
   ``scipy.linalg.blas`` vs through NumPy's own OpenBLAS via ctypes (see docs/performance.md)
 * chainrule inference samples/s / PyTorch's, batches of 1024 (predict_proba vs softmax(model(x)))
+* chainrule's inference time / the GEMM-only floor's (the three forward products alone)
 * peak RSS of a training process / PyTorch's: two fresh subprocesses that load the same .npy
   data and train one epoch; each reports its own ru_maxrss
 
@@ -53,6 +54,7 @@ TARGETS = {  # figure -> (target, "<=" or ">=")
     "chainrule / scikit-learn epoch time": (0.5, "<="),
     "GEMM-only bound / chainrule epoch time": (0.70, ">="),
     "chainrule / PyTorch inference samples/s": (1.1, ">="),
+    "chainrule / GEMM-only inference time": (1.1, "<="),
     "chainrule / PyTorch peak training RSS": (0.5, "<="),
 }
 
@@ -265,6 +267,24 @@ class GemmOnly:
             mm(Z1, A0.T, out=dW[0])
         return time.perf_counter() - t0
 
+    def infer(self, Xt: np.ndarray) -> float:
+        """Samples/s of the three forward products alone at batch 1024, into reused outputs:
+        inference's floor (bias, ReLU and softmax are the rest)."""
+        W1, W2, W3 = self.W
+        mm = np.matmul
+        bufs: dict[int, list[np.ndarray]] = {}
+        t0 = time.perf_counter()
+        for s in range(0, len(Xt), INFER_BATCH):
+            A0 = Xt[s : s + INFER_BATCH].T
+            B = A0.shape[1]
+            if B not in bufs:
+                bufs[B] = [np.empty((k, B), np.float32) for k in SIZES[1:]]
+            Z1, Z2, Z3 = bufs[B]
+            mm(W1, A0, out=Z1)
+            mm(W2, Z1, out=Z2)
+            mm(W3, Z2, out=Z3)
+        return len(Xt) / (time.perf_counter() - t0)
+
 
 # --- peak RSS in fresh processes ------------------------------------------------------------------
 def peak_rss_mb() -> float:
@@ -476,7 +496,12 @@ def main(argv: list[str] | None = None) -> int:
             contenders["chainrule scipy-blas"] = Chainrule(X, y, blas="scipy").epoch
             contenders["chainrule ctypes-blas"] = Chainrule(X, y, blas="ctypes").epoch
         tor = Torch(X, y)
-        infer = {"chainrule": lambda: cr.infer(Xt), "torch": lambda: tor.infer(Xt)}
+        gemm = GemmOnly(X)
+        infer = {
+            "chainrule": lambda: cr.infer(Xt),
+            "torch": lambda: tor.infer(Xt),
+            "gemm": lambda: gemm.infer(Xt),
+        }
         for fn in (*contenders.values(), *infer.values()):  # warm-up round, not counted
             fn()
         times: dict[str, list[float]] = {k: [] for k in contenders}
@@ -487,7 +512,9 @@ def main(argv: list[str] | None = None) -> int:
             for name in order:
                 cool_down(args.pause)
                 times[name].append(timed(contenders[name], args.warm))
-            for name in ["chainrule", "torch"] if r % 2 == 0 else ["torch", "chainrule"]:
+            for name in (
+                ["chainrule", "torch", "gemm"] if r % 2 == 0 else ["gemm", "torch", "chainrule"]
+            ):
                 cool_down(args.pause)
                 rates[name].append(timed(infer[name], args.warm))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()))
@@ -512,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
         "chainrule / scikit-learn epoch time": ratio_stats(times["chainrule"], times["sklearn"]),
         "GEMM-only bound / chainrule epoch time": ratio_stats(times["gemm"], times["chainrule"]),
         "chainrule / PyTorch inference samples/s": ratio_stats(rates["chainrule"], rates["torch"]),
+        # time per sample = 1 / rate: chainrule's time over the GEMM-only floor's
+        "chainrule / GEMM-only inference time": ratio_stats(rates["gemm"], rates["chainrule"]),
         "chainrule / PyTorch peak training RSS": ratio_stats(rss["chainrule"], rss["torch"]),
         "progress reporting on / off epoch time": ratio_stats(
             times["chainrule verbose"], times["chainrule"]
