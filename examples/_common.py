@@ -25,6 +25,8 @@ def parse_args(
     threads: int = 0,
     torch_epochs: int = 1,
     decay_epochs: int = 0,
+    weight_decay: float = 0.0,
+    cosine: bool = False,
 ) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--epochs", type=int, default=epochs)
@@ -33,6 +35,15 @@ def parse_args(
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--decay-epochs", type=int, default=decay_epochs, help="last N epochs at lr * 0.1"
+    )
+    p.add_argument(
+        "--weight-decay", type=float, default=weight_decay, help="> 0: AdamW with this decay"
+    )
+    p.add_argument(
+        "--cosine",
+        action=argparse.BooleanOptionalAction,
+        default=cosine,
+        help="cosine decay of the learning rate to 0 over the run",
     )
     p.add_argument("--threads", type=int, default=threads or 1)
     p.add_argument("--subset", type=int, default=0, help="train on the first N examples only")
@@ -72,13 +83,19 @@ def run_chainrule(
     for i, (n_epochs, lr) in enumerate(p for p in phases if p[0] > 0):
         if i:
             print(f"learning rate -> {lr:g}")
+        if args.weight_decay > 0:  # AdamW: the decay taken out of the gradient
+            opt: Any = {"optimizer": cr.optim.AdamW(lr=lr, weight_decay=args.weight_decay)}
+        else:
+            opt = {"optimizer": "adam", "lr": lr}
+        if args.cosine:
+            steps = n_epochs * -(-len(Xtr) // args.batch_size)
+            opt["schedule"] = cr.optim.CosineLR(total=steps)
         hist = net.fit(
             Xtr,
             ytr,
             epochs=n_epochs,
-            lr=lr,
             batch_size=args.batch_size,
-            optimizer="adam",
+            **opt,
             seed=args.seed + i,
             verbose=False,
             callbacks=[_printer(net, Xte, yte, offset=len(times))],
@@ -129,8 +146,33 @@ def torch_model_from(net: Any) -> Any:
         def forward(self, x: Any) -> Any:
             return x + self.block(x)
 
+    class TorchGRU(nn.Module):
+        """chainrule's GRU on (m, C, T): torch.nn.GRU on (m, T, C), its output back to
+        (m, directions * H, T), so that Flatten orders the features as chainrule's does."""
+
+        def __init__(self, gru: Any) -> None:
+            super().__init__()
+            self.gru = nn.GRU(
+                gru.n_in, gru.n_hidden, batch_first=True, bidirectional=gru.bidirectional
+            )
+            with torch.no_grad():
+                for suffix in ("", "_reverse") if gru.bidirectional else ("",):
+                    for ours, theirs in (("W_ih", "weight_ih"), ("W_hh", "weight_hh")):
+                        w = np.asarray(getattr(gru, ours + suffix), dtype=np.float32)
+                        getattr(self.gru, f"{theirs}_l0{suffix}").copy_(torch.from_numpy(w))
+                    for ours, theirs in (("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
+                        b = np.asarray(getattr(gru, ours + suffix)[:, 0], dtype=np.float32)
+                        getattr(self.gru, f"{theirs}_l0{suffix}").copy_(torch.from_numpy(b))
+
+        def forward(self, x: Any) -> Any:
+            out, _ = self.gru(x.transpose(1, 2))  # (m, T, D*H)
+            return out.transpose(1, 2)  # (m, D*H, T)
+
     mods: list[Any] = []
     for layer in net.layers:
+        if isinstance(layer, cr.GRU):
+            mods.append(TorchGRU(layer))
+            continue
         if isinstance(layer, cr.Residual):
             block = layer.block
             inner = torch_model_from(
@@ -196,7 +238,10 @@ def run_torch(
         Xtr = Xtr.reshape(len(Xtr), -1)
     X = torch.from_numpy(np.ascontiguousarray(Xtr, dtype=np.float32))
     y = torch.from_numpy(np.asarray(ytr, dtype=np.int64))
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if args.weight_decay > 0:
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     times = []
     gen = torch.Generator().manual_seed(args.seed)
@@ -224,6 +269,8 @@ def report(name: str, args: argparse.Namespace, ours: dict[str, Any], theirs: di
     print(
         f"threads: {args.threads}; epochs: {args.epochs} (last {args.decay_epochs} at lr/10); "
         f"batch size: {args.batch_size}; lr: {args.lr:g}"
+        + (f"; AdamW weight decay {args.weight_decay:g}" if args.weight_decay > 0 else "")
+        + ("; cosine decay" if args.cosine else "")
     )
     print(f"chainrule test accuracy: {ours['test_accuracy'] * 100:.2f}%")
     print(f"chainrule wall time per epoch (median): {ours['epoch_time_median']:.2f} s")
@@ -249,9 +296,13 @@ def main(
     threads: int = 0,
     torch_epochs: int = 1,
     decay_epochs: int = 0,
+    weight_decay: float = 0.0,
+    cosine: bool = False,
     **fit_kwargs: Any,
 ) -> dict[str, Any]:
-    args = parse_args(name, epochs, lr, batch_size, threads, torch_epochs, decay_epochs)
+    args = parse_args(
+        name, epochs, lr, batch_size, threads, torch_epochs, decay_epochs, weight_decay, cosine
+    )
     with limit_threads(args.threads):
         data = cr.datasets.load(dataset)
         net = build(args)

@@ -31,6 +31,6 @@ if __name__ == "__main__":
         epochs=200,
         lr=1e-2,
         batch_size=100,
-        torch_epochs=0,
+        torch_epochs=5,
         threads=1,
     )
