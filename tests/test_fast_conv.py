@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.fast import conv as fast_conv
+from chainrule.fast import conv_pool
 from chainrule.fast.conv import ConvPlan, why_not_conv_plan
 from chainrule.model.cnn import cnn1d, lenet
 
@@ -130,8 +130,8 @@ def test_a_wrong_tie_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     X = rng.integers(-1, 2, (1, 12, 12, 4)).astype(F64)
     Y = np.eye(10)[:, [1, 2, 3, 4]]
     _check_equal(net, X, Y)  # the right rule passes
-    scan = fast_conv._ConvStage._windows
-    monkeypatch.setattr(fast_conv._ConvStage, "_windows", lambda self, X, b: scan(self, X, b)[::-1])
+    scan = conv_pool.PooledConvStage._offsets
+    monkeypatch.setattr(conv_pool.PooledConvStage, "_offsets", lambda self: scan(self)[::-1])
     with pytest.raises(AssertionError):
         _check_equal(net, X, Y)
 

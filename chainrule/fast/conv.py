@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.fast.conv_pool import PooledConvStage
 from chainrule.fast.parallel import BatchSlices
 from chainrule.nn.activation import Activation, ReLU
 from chainrule.nn.conv import Conv1D, Conv2D
@@ -44,10 +45,11 @@ __all__ = ["ConvPlan", "why_not_conv_plan", "work_per_example"]
 
 
 class _ConvStage:
-    """Conv -> (ReLU) -> (MaxPool) on 4-D (C, H, W, m) arrays (1-D as (C, 1, L, m))."""
+    """Conv -> (ReLU) on 4-D (C, H, W, m) arrays (1-D as (C, 1, L, m)); a conv followed by a
+    max pool is a :class:`chainrule.fast.conv_pool.PooledConvStage` instead."""
 
-    def __init__(self, conv: Any, relu: bool, pool: tuple[int, int] | None) -> None:
-        self.conv, self.relu, self.pool = conv, relu, pool
+    def __init__(self, conv: Any, relu: bool) -> None:
+        self.conv, self.relu = conv, relu
         self.bufs: dict[int, dict[str, np.ndarray]] = {}
 
     def _buffers(self, A: np.ndarray) -> dict[str, np.ndarray]:
@@ -66,26 +68,10 @@ class _ConvStage:
             "Wb": np.empty((c.out_channels, C * c.kh * c.kw + 1), dt),  # [W2 | b]
             "Z": np.empty((c.out_channels, oh, ow, m), dt),
         }
-        if self.pool is not None:
-            pooled = (c.out_channels, oh // self.pool[0], ow // self.pool[1], m)
-            b["Pmax"] = np.empty(pooled, dt)  # each window's max of Z
-            b["P"] = np.empty(pooled, dt)  # the stage's output, ReLU(Pmax)
-            b["eq"], b["taken"] = np.empty(pooled, bool), np.empty(pooled, bool)
-            b["pos"] = np.empty(pooled, bool)  # ReLU's Pmax > 0
-        elif self.relu:
+        if self.relu:
             b["pos"] = np.empty((c.out_channels, oh, ow, m), bool)  # ReLU's Z > 0
         self.bufs[m] = b
         return b
-
-    def _windows(self, X: np.ndarray, b: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """The kh*kw pooling views of X, in row-major scan order of a window."""
-        kh, kw = self.pool  # type: ignore[misc]
-        ph, pw = b["Pmax"].shape[1], b["Pmax"].shape[2]
-        return [
-            X[:, i1 : i1 + kh * (ph - 1) + 1 : kh, i2 : i2 + kw * (pw - 1) + 1 : kw, :]
-            for i1 in range(kh)
-            for i2 in range(kw)
-        ]
 
     def forward(self, A: np.ndarray) -> np.ndarray:
         c, b = self.conv, self._buffers(A)
@@ -100,20 +86,10 @@ class _ConvStage:
         Wb[:, :K], Wb[:, K:] = c.W.reshape(O, K), c.b
         # Z = W2 @ cols + b as ONE product: [W2 | b] @ [cols ; 1] : (O, K+1) @ (K+1, oh*ow*m)
         np.matmul(Wb, cols, out=Z.reshape(O, -1))
-        if self.pool is None:
-            if self.relu:
-                np.greater(Z, 0, out=b["pos"])
-                Z *= b["pos"]
-            return Z
-        Pmax = b["Pmax"]
-        views = self._windows(Z, b)
-        np.maximum(views[0], views[1] if len(views) > 1 else views[0], out=Pmax)
-        for v in views[2:]:
-            np.maximum(Pmax, v, out=Pmax)  # (O, oh/kh, ow/kw, m): each window's max
-        if not self.relu:
-            return Pmax
-        np.greater(Pmax, 0, out=b["pos"])
-        return np.multiply(Pmax, b["pos"], out=b["P"])  # ReLU after the pool: k*k times less
+        if self.relu:
+            np.greater(Z, 0, out=b["pos"])
+            Z *= b["pos"]
+        return Z
 
     def backward(self, G: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
         """G = dC/d(stage output) -> stores dC_dW, dC_db; returns dC/dA_prev (or None)."""
@@ -125,19 +101,7 @@ class _ConvStage:
         dZ, cols = b["dZ"], b["cols"]
         O, K = dZ.shape[0], cols.shape[0] - 1
         if self.relu:
-            G = G * b["pos"]  # ReLU: dC/dP = dC/dA [P > 0] (pooled size: small)
-        if self.pool is not None:  # dC/dZ only at each window's FIRST maximum (scan order)
-            Pmax, eq, taken = b["Pmax"], b["eq"], b["taken"]
-            views = self._windows(b["Z"], b)
-            for k, (z, dz) in enumerate(zip(views, self._windows(dZ, b))):
-                np.equal(z, Pmax, out=eq)  # this offset holds the max ...
-                if k:
-                    np.greater(eq, taken, out=eq)  # ... and no earlier offset did
-                np.multiply(G, eq, out=dz)  # (rows a pool leaves out stay 0)
-                if k == 0:
-                    np.copyto(taken, eq)
-                elif k < len(views) - 1:
-                    np.logical_or(taken, eq, out=taken)
+            np.multiply(G, b["pos"], out=dZ)  # ReLU: dC/dZ = dC/dA [Z > 0]
         else:
             np.copyto(dZ, G)
         dZ2 = dZ.reshape(O, -1)  # (O, oh*ow*m)
@@ -214,7 +178,9 @@ def _stages(layers: list[Any], fused: bool) -> tuple[list[Any], str | None]:
                 if (p.kh, p.kw) != (p.sh, p.sw) or p.ph or p.pw:
                     return [], f"layer {j} pools with a stride or padding the plan does not take"
                 pool, j = (p.kh, p.kw), j + 1
-            stages.append(_ConvStage(layer, relu, pool))
+            stages.append(
+                _ConvStage(layer, relu) if pool is None else PooledConvStage(layer, relu, pool)
+            )
             i = j
         elif isinstance(layer, Flatten) and not flat:
             flat, i = True, i + 1

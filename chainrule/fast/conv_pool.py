@@ -1,0 +1,149 @@
+"""A convolution and the max pooling after it as one stage, computed window offset by offset.
+
+A conv layer followed by a (ph, pw) max pool with stride = kernel writes a map Z four times
+(2 x 2) larger than what leaves the pool, only to read it back for the max, and then, in the
+backward pass, writes an equally large dC/dZ that is three quarters zeros. On this machine those
+passes, not the arithmetic, are what a CNN step waits for (memory bandwidth: docs/performance.md).
+
+Every pooling window takes one conv output at each offset (i1, i2) of the window: the outputs
+at (py*ph + i1, px*pw + i2) for all windows (py, px). So the stage builds, for each offset k,
+the im2col columns of exactly those positions, cols[k] : (C*kh*kw + 1, P) with P = poh*pow*m
+(the last row ones, so that [W2 | b] @ cols[k] adds the bias inside the product), and
+
+    forward    Z_k = [W2 | b] @ cols[k]                 (O, P), one offset at a time
+               P = max_k Z_k, k* = the first k reaching it (strict >, scan order: the
+               reference's and PyTorch's tie rule), then A = ReLU(P) (max and ReLU commute)
+    backward   G' = dC/dA [P > 0];  G_k = G' [k* == k]  (dC/dZ at offset k: the winners only)
+               [dC_dW | dC_db] = sum_k G_k @ cols[k].T  (the gradients of the offsets ADD)
+               dC/dcols_k = W2.T @ G_k, sent back to the input pixels it was read from
+
+Positions a pool leaves out (odd sizes) are never computed: their dC/dZ is 0 in the reference,
+so they add nothing to any gradient. Nothing of Z's full size is stored, only P, k* (int8) and
+the columns. tests/test_fast_conv.py proves the stage equal to the reference layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.nn.im2col import conv_output_size, window_view
+
+__all__ = ["PooledConvStage"]
+
+
+class PooledConvStage:
+    """Conv -> (ReLU) -> MaxPool(stride = kernel, no padding) on (C, H, W, m) arrays."""
+
+    def __init__(self, conv: Any, relu: bool, pool: tuple[int, int]) -> None:
+        self.conv, self.relu, self.pool = conv, relu, pool
+        self.bufs: dict[int, dict[str, Any]] = {}
+
+    def _buffers(self, A: np.ndarray) -> dict[str, Any]:
+        C, H, W, m = A.shape
+        b = self.bufs.get(m)
+        if b is not None and b["in_shape"] == (C, H, W):
+            return b
+        c, dt = self.conv, A.dtype
+        oh, ow = conv_output_size(H, c.kh, c.sh, c.ph), conv_output_size(W, c.kw, c.sw, c.pw)
+        pkh, pkw = self.pool
+        poh, pow_ = oh // pkh, ow // pkw
+        K, P, O = C * c.kh * c.kw, poh * pow_ * m, c.out_channels
+        b = {
+            "in_shape": (C, H, W),
+            "pooled": (poh, pow_),
+            "Xp": np.zeros((C, H + 2 * c.ph, W + 2 * c.pw, m), dt),  # borders stay 0
+            "cols": np.ones((pkh * pkw, K + 1, P), dt),  # per offset; the last row ones
+            "Wb": np.empty((O, K + 1), dt),  # [W2 | b]
+            "Zk": np.empty((O, P), dt),
+            "Pmax": np.empty((O, poh, pow_, m), dt),
+            "best": np.empty((O, P), np.int8),  # k*: the offset that holds each max
+            "upd": np.empty((O, P), bool),
+            "step": np.empty((O, P), np.int8),
+            "pos": np.empty((O, P), bool),  # ReLU's P > 0
+            "out": np.empty((O, poh, pow_, m), dt),
+        }
+        self.bufs[m] = b
+        return b
+
+    def _offsets(self) -> list[tuple[int, int]]:
+        return [(i1, i2) for i1 in range(self.pool[0]) for i2 in range(self.pool[1])]
+
+    def forward(self, A: np.ndarray) -> np.ndarray:
+        c, b = self.conv, self._buffers(A)
+        C, H, W, m = A.shape
+        poh, pow_ = b["pooled"]
+        pkh, pkw = self.pool
+        Xp, cols = b["Xp"], b["cols"]
+        K, O = cols.shape[1] - 1, c.out_channels
+        Xp[:, c.ph : c.ph + H, c.pw : c.pw + W, :] = A
+        oh, ow = poh * pkh, pow_ * pkw  # only the conv outputs some window reads
+        win = window_view(Xp, c.kh, c.kw, c.sh, c.sw, oh, ow)  # (C, oh, ow, m, kh, kw)
+        Wb = b["Wb"]
+        Wb[:, :K], Wb[:, K:] = c.W.reshape(O, K), c.b
+        Pmax = b["Pmax"].reshape(O, -1)
+        best, upd, Zk, step = b["best"], b["upd"], b["Zk"], b["step"]
+        for k, (i1, i2) in enumerate(self._offsets()):
+            at_k = win[:, i1::pkh, i2::pkw]  # (C, poh, pow, m, kh, kw): offset k of each window
+            np.copyto(
+                cols[k, :K].reshape(C, c.kh, c.kw, poh, pow_, m), at_k.transpose(0, 4, 5, 1, 2, 3)
+            )
+            if k == 0:
+                np.matmul(Wb, cols[0], out=Pmax)  # (O, K+1) @ (K+1, P)
+                best.fill(0)
+                continue
+            np.matmul(Wb, cols[k], out=Zk)
+            np.greater(Zk, Pmax, out=upd)  # strictly: an earlier offset keeps a tie
+            # best = k where upd else best, as arithmetic: best += (k - best) * upd (np.copyto
+            # with where= or np.where on a mask took ~25x longer here)
+            np.subtract(np.int8(k), best, out=step)
+            step *= upd
+            best += step
+            np.maximum(Pmax, Zk, out=Pmax)
+        if not self.relu:
+            return b["Pmax"]
+        np.greater(Pmax, 0, out=b["pos"])
+        return np.multiply(b["Pmax"], b["pos"].reshape(b["Pmax"].shape), out=b["out"])
+
+    def backward(self, G: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
+        """G = dC/d(stage output) (O, poh, pow, m) -> stores dC_dW, dC_db; returns dC/dA_prev."""
+        c = self.conv
+        b = self.bufs[G.shape[-1]]
+        cols, best = b["cols"], b["best"]
+        K, O = cols.shape[1] - 1, c.out_channels
+        if "Gk" not in b:  # the backward's buffers, at the first backward (not for predictions)
+            b["Gk"], b["mask"] = np.empty_like(b["Zk"]), np.empty_like(b["upd"])
+            b["dcols"], b["dXp"] = np.empty_like(cols[0, :K]), np.empty_like(b["Xp"])
+        Gp = G.reshape(O, -1) if G.flags.c_contiguous else np.ascontiguousarray(G).reshape(O, -1)
+        if self.relu:
+            Gp = Gp * b["pos"]  # dC/dP = dC/dA [P > 0]
+        Gk, mask, dcols, dXp = b["Gk"], b["mask"], b["dcols"], b["dXp"]
+        if need_input_grad:
+            dXp.fill(0)
+        dWb = np.zeros((O, K + 1), Gp.dtype)
+        W2T = c.W.reshape(O, K).T
+        C, H, W = b["in_shape"]
+        poh, pow_ = b["pooled"]
+        pkh, pkw = self.pool
+        m = G.shape[-1]
+        for k, (i1, i2) in enumerate(self._offsets()):
+            np.equal(best, k, out=mask)
+            np.multiply(Gp, mask, out=Gk)  # dC/dZ at offset k: nonzero at the winners only
+            # the offsets' contributions to [dC_dW | dC_db] ADD (larger dimension as rows: faster)
+            dWb += (cols[k] @ Gk.T).T if K + 1 > O else Gk @ cols[k].T
+            if not need_input_grad:
+                continue
+            np.matmul(W2T, Gk, out=dcols)  # (K, O) @ (O, P): dC/dcols of offset k
+            blocks = dcols.reshape(C, c.kh, c.kw, poh, pow_, m)
+            for a in range(c.kh):  # col2im of offset k: conv row py*pkh + i1 read input rows
+                r0, rs = i1 * c.sh + a, pkh * c.sh  # (py*pkh + i1)*sh + a, py = 0 .. poh-1
+                rows = slice(r0, r0 + rs * (poh - 1) + 1, rs)
+                for bb in range(c.kw):
+                    s0, ss = i2 * c.sw + bb, pkw * c.sw
+                    dXp[:, rows, s0 : s0 + ss * (pow_ - 1) + 1 : ss, :] += blocks[:, a, bb]
+        c.dC_dW = np.ascontiguousarray(dWb[:, :K]).reshape(c.W.shape)
+        c.dC_db = np.ascontiguousarray(dWb[:, K:])  # (O, 1)
+        if not need_input_grad:
+            return None
+        return dXp[:, c.ph : c.ph + H, c.pw : c.pw + W, :]
