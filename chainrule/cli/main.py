@@ -32,6 +32,8 @@ OPTIONAL_COMMAND_MODULES = (
     "chainrule.cli.bench_cmd",
     "chainrule.cli.explain_cmd",
     "chainrule.cli.generate_cmd",
+    "chainrule.cli.playground_cmd",
+    "chainrule.cli.exercise_cmd",
 )
 
 
