@@ -24,6 +24,7 @@ RANK = {
     "sklearn": 9,
     "plots": 9,
     "cli": 10,
+    "playground": 9,
 }
 #: the top-level package and the table of old import paths sit above everything
 EXEMPT = {"__init__", "_compat"}
