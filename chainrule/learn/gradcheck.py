@@ -8,9 +8,10 @@ and for each parameter array (W[1], b[1], ...) the relative error
 
     ||g_backprop - g_numeric|| / (||g_backprop|| + ||g_numeric||)
 
-which is ~1e-9 for a correct backward pass and O(1) for a wrong one (the notebook's db bug gives
-errors near 1). Float64 is essential: in float32 the finite differences alone are only accurate
-to about 1e-3.
+which is ~1e-9 for a correct backward pass and far larger for a wrong one: the notebook's db bug
+(dC_db summed from dC_dW) gives 0.63, 0.25 and 0.12 for b[1], b[2], b[3] on the standardized toy
+data (docs/math.md section 10.1), and two unrelated gradients of similar size give about 0.7.
+Float64 is essential: in float32 the finite differences alone are only accurate to about 1e-3.
 """
 
 from __future__ import annotations

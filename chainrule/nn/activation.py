@@ -146,6 +146,8 @@ class Softmax(Activation):
             dC_dZ[k] = sum_i dC_dA[i] A[i] (delta_ik - A[k]) = A[k] (dC_dA[k] - sum_i dC_dA[i] A[i])
 
         Vectorized: dC_dZ = A * (dC_dA - sum(dC_dA * A, axis=0))   : (K, m), the sum (1, m).
+        Per column this is the vector-Jacobian product J^T dC_dA (J = dA/dZ, never formed; this
+        J is symmetric, but backward is always the transpose's product, as W.T @ dC_dZ in Dense).
         With cross-entropy this collapses to (A - Y)/m (see docs/math.md), which the network uses.
         """
         A = self._cached("A")

@@ -165,7 +165,12 @@ class Momentum(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """RMSProp: S = rho S + (1 - rho) G^2; P -= lr G / (sqrt(S) + eps) (torch's defaults)."""
+    """RMSProp: S = rho S + (1 - rho) G^2; P -= lr G / (sqrt(S) + eps).
+
+    The update of torch.optim.RMSprop (centered=False, momentum=0), with torch's rho (its
+    ``alpha``) = 0.99 and eps = 1e-8, but NOT torch's learning rate: torch's default is
+    lr = 0.01 (torch 2.13), chainrule's 0.001. Pass lr=0.01 to match torch.
+    """
 
     name = "rmsprop"
 
