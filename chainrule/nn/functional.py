@@ -1,8 +1,11 @@
 """Numerically stable activation functions and their derivatives.
 
 Every function works element-wise on an array of any shape; the engine calls them on Z of shape
-(n[l], m). None of them overflows or warns, for any finite input (|z| up to 1e4 and beyond), in
-float32 or float64.
+(n[l], m). The element-wise ones (sigmoid, log_sigmoid, tanh, relu, leaky_relu) never overflow
+or warn for any finite input, in float32 or float64. softmax, log_softmax and logsumexp never
+warn while the entries of one column span less than the dtype's largest number (|z| up to 1e4
+and far beyond); a column such as [1e308, -1e308] in float64 overflows in ``z - max`` (NumPy
+warns "overflow encountered in subtract"), though the result is still right.
 
 The notebook's ``sigmoid(arr) = 1 / (1 + np.exp(-arr))`` overflows for z < -709 (float64) or
 z < -88 (float32): ``np.exp(1000)`` is inf and NumPy warns. The cure is to never exponentiate a
