@@ -86,7 +86,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("lr negative", [*TRAIN, "--lr", "-1"], r"> 0, got -1"),
     ("lr nan", [*TRAIN, "--lr", "nan"], r"> 0, got nan"),
     ("lr not a number", [*TRAIN, "--lr", "fast"], r"--lr: invalid float value: 'fast'"),
-    ("batch size 0", [*TRAIN, "--batch-size", "0"], r"batch_size must be an int >= 1, got 0"),
+    ("batch size 0", [*TRAIN, "--batch-size", "0"], r"--batch-size must be an int >= 1, got 0"),
     ("layers zero", [*TRAIN, "--layers", "2,0,1"], r"n\[1\] must be an int >= 1, got 0"),
     ("layers negative", [*TRAIN, "--layers", "2,-3,1"], r"n\[1\] must be an int >= 1, got -3"),
     ("layers not ints", [*TRAIN, "--layers", "2,x,1"], r"comma-separated ints.*'2,x,1'"),
@@ -206,7 +206,7 @@ CASES: list[tuple[str, list[str], str]] = [
     (
         "checkpoint every 0",
         [*TRAIN, "--checkpoint", "{dir}/run.npz", "--checkpoint-every", "0"],
-        r"checkpoint_every must be an int >= 1",
+        r"--checkpoint-every must be an int >= 1",
     ),
     ("resume missing", [*TRAIN, "--resume", "{dir}/none.npz"], r"does not exist"),
     (

@@ -15,8 +15,13 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
         "--layers", default="2,3,3,1", help="layer sizes n[0],...,n[L] (default 2,3,3,1)"
     )
     p.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
-    p.add_argument("--output", help="output activation (default: sigmoid for 1 unit, else softmax)")
-    p.add_argument("--model", help="explain a model saved with train --save instead")
+    p.add_argument(
+        "--output", help="output activation (default: sigmoid for one unit, softmax for more)"
+    )
+    p.add_argument(
+        "--model",
+        help="explain a model saved with train --save instead (default: none, use --layers)",
+    )
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -45,6 +46,7 @@ def write_archive(
         raise ValueError(f"cannot save to {path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        _set_mode(fd, path)  # mkstemp makes 0600 files; a model file gets an ordinary file's mode
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
             fh.flush()
@@ -54,6 +56,31 @@ def write_archive(
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (/proc), else set back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _set_mode(fd: int, path: Path) -> None:
+    """Give the temporary file the mode the target keeps (when it exists) or the mode any new
+    file of the user gets (0666 minus the umask), as an ordinary open() would."""
+    if not hasattr(os, "fchmod"):  # Windows: no POSIX modes
+        return
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    os.fchmod(fd, mode)
 
 
 #: np.savez stores arrays uncompressed, so an archive declaring far more bytes than it holds is a

@@ -11,10 +11,11 @@ does not need it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chainrule.plots._backend import check_plot_path, finish, new_figure, png_bytes
+from chainrule.plots._backend import check_plot_path, finish, new_figure, plot_formats, png_bytes
 from chainrule.plots.boundary import draw_decision_boundary, plot_decision_boundary
 from chainrule.plots.classification import (
     confusion_matrix,
@@ -33,6 +34,7 @@ __all__ = [
     "confusion_matrix",
     "png_bytes",
     "check_plot_path",
+    "plot_formats",
     "draw_accuracy",
     "draw_cost",
     "draw_decision_boundary",
@@ -48,22 +50,27 @@ def plot_training(
     X: Any = None,
     y: Any = None,
     dpi: int = 100,
+    held_out: str = "validation",
+    feature_names: Sequence[str] | None = None,
 ) -> Any:
     """Cost and accuracy curves in one figure, plus the decision boundary of ``model`` on (X, y)
-    when X has 2 features (what ``chainrule train --plot`` writes). Returns the Figure."""
+    when X has 2 features (what ``chainrule train --plot`` writes). Returns the Figure.
+
+    ``held_out`` names the validation curves ("test" for ``chainrule train``, which holds out
+    the test split); ``feature_names`` label the boundary's axes (toy: weight, height)."""
     from chainrule.plots.curves import check_history
 
     history = check_history(history)
     boundary = model is not None and X is not None and y is not None and _is_2d(X)
     panels = 1 + bool(history.get("accuracy")) + boundary
     fig, axes = new_figure(1, panels, size=(4.2 * panels, 3.5))
-    draw_cost(axes[0, 0], history)
+    draw_cost(axes[0, 0], history, held_out)
     k = 1
     if history.get("accuracy"):
-        draw_accuracy(axes[0, k], history)
+        draw_accuracy(axes[0, k], history, held_out)
         k += 1
     if boundary:
-        draw_decision_boundary(axes[0, k], model, X, y, resolution=150)
+        draw_decision_boundary(axes[0, k], model, X, y, resolution=150, feature_names=feature_names)
     return finish(fig, path, dpi)
 
 

@@ -51,34 +51,50 @@ def draw_decision_boundary(
     classes = getattr(model, "classes_", None)
     if P.shape[1] == 1:  # one sigmoid output: P(y = 1)
         surface = P[:, 0].reshape(G0.shape)
-        cs = ax.contourf(G0, G1, surface, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+        cs = ax.contourf(G0, G1, surface, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.5)
         ax.contour(G0, G1, surface, levels=[0.5], colors="k", linewidths=1.2)
         ax.figure.colorbar(cs, ax=ax, label="P(y = 1)")
-        colors = (y == (classes[1] if classes is not None else 1)).astype(int)
-        cmap, vmax = "RdBu_r", 1
+        index = (y == (classes[1] if classes is not None else 1)).astype(int)
+        names = list(classes) if classes is not None else [0, 1]
+        palette = ["#08306b", "#b2182b"]  # the ends of RdBu_r, darker than the shading
     else:  # K classes: the argmax region of each, plus its boundary lines
         K = P.shape[1]
         region = np.argmax(P, axis=1).reshape(G0.shape)
         levels = np.arange(K + 1) - 0.5
-        ax.contourf(G0, G1, region, levels=levels, cmap="tab10", vmin=0, vmax=9, alpha=0.35)
+        ax.contourf(G0, G1, region, levels=levels, cmap="tab10", vmin=0, vmax=9, alpha=0.3)
         ax.contour(G0, G1, region, levels=levels[1:-1], colors="k", linewidths=0.8)
         if classes is not None:
-            colors = np.searchsorted(np.asarray(classes), y)
+            index = np.searchsorted(np.asarray(classes), y)
+            names = list(classes)
         else:
-            colors = y.astype(int)
-        cmap, vmax = "tab10", 9
-    # the examples, coloured like the region of their true class
+            index = y.astype(int)
+            names = list(range(K))
+        import matplotlib
+
+        palette = [matplotlib.colormaps["tab10"](i % 10) for i in range(max(K, len(names)))]
+    # the examples: their true class's colour at full strength (the shading is paler) with a
+    # black edge, so they read on any region; a legend names the classes
+    from matplotlib.lines import Line2D
+
+    index = np.clip(index, 0, len(palette) - 1)
     ax.scatter(
-        X[:, 0],
-        X[:, 1],
-        c=colors,
-        cmap=cmap,
-        vmin=0,
-        vmax=vmax,
-        s=14,
-        edgecolors="w",
-        linewidths=0.5,
+        X[:, 0], X[:, 1], c=[palette[k] for k in index], s=18, edgecolors="k", linewidths=0.6
     )
+    handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            marker="o",
+            markersize=5,
+            markerfacecolor=palette[k],
+            markeredgecolor="k",
+            label=f"class {name}",
+        )
+        for k, name in enumerate(names)
+        if np.any(index == k)
+    ]
+    ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.85, title="true class")
     ax.set_xlim(g0[0], g0[-1])
     ax.set_ylim(g1[0], g1[-1])
     names = list(feature_names) if feature_names is not None else ["x1", "x2"]
