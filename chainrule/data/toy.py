@@ -36,7 +36,8 @@ def load_toy(seed: int = 0) -> Dataset:
         X_test=TOY_X.copy(),
         y_test=TOY_y.copy(),
         description="The notebook's 10 people: (weight in lb, height in in) -> label 0/1. "
-        "Unscaled, these values saturate sigmoid units: use standardize=True. Test = train.",
+        "Unscaled, these values saturate sigmoid units: standardize them (fit(..., "
+        "standardize=True); the CLI does it by default). Test = train.",
         task="binary",
         n_classes=2,
         feature_names=["weight", "height"],
