@@ -12,7 +12,7 @@ result, so the gradient is never written and W is touched once:
     W = -1 * dC_dZ @ A_prev.T + 1 * W   (``gemm_update(W, dC_dZ, A_prev.T, -1.0)``)
 
 The fast engine uses this for plain SGD on Dense layers: see ``MLPPlan._backward`` in
-:mod:`chainrule.fast.plan` and docs/math.md section 7.3. On the 784-256-128-10 MNIST MLP it takes ~9% off an epoch. :class:`GemmUpdate`
+:mod:`chainrule.fast.plan` and docs/course/04-vectorization.md section 4.6. On the 784-256-128-10 MNIST MLP it takes ~9% off an epoch. :class:`GemmUpdate`
 prepares the call once for arrays that are reused batch after batch.
 
 NumPy offers no beta, so this module calls ``cblas_sgemm`` / ``cblas_dgemm`` of the OpenBLAS

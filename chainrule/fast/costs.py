@@ -8,7 +8,7 @@ The same numbers as the reference ``Loss.cost_from_logits`` and ``Loss.fused_gra
   one-hot Y is never gathered (what PyTorch's ``cross_entropy`` does with class indices).
 
 ``scale`` multiplies the gradient (not the cost): plain SGD passes its learning rate, so that
-backward produces lr * dC/dP directly and the update is one pass (docs/math.md 7.2).
+backward produces lr * dC/dP directly and the update is one pass (docs/course/04-vectorization.md 4.5).
 """
 
 from __future__ import annotations

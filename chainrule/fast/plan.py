@@ -11,9 +11,9 @@ accepts, with these differences in HOW, none in what:
    softmax + cross-entropy trains from class indices, never building a one-hot Y.
 3. **No dC/dA[0].** The first layer's input gradient is never used, so it is not computed.
 4. **Plain SGD, pre-scaled.** Backward is linear in its seed, so seeding it with lr * dC/dZ[L]
-   makes every gradient lr * dC/dP and the update the single pass P -= G (docs/math.md 7.2).
+   makes every gradient lr * dC/dP and the update the single pass P -= G (docs/course/04-vectorization.md 4.5).
 5. **Plain SGD, fused.** With direct BLAS, W -= lr dC_dZ @ A_prev.T is one GEMM with beta = 1
-   on every batch but an epoch's last (docs/math.md 7.3): the gradient is never written.
+   on every batch but an epoch's last (docs/course/04-vectorization.md 4.6): the gradient is never written.
 
 After each epoch :meth:`MLPPlan.finish_epoch` stores the last batch's gradients on the layers
 as fresh arrays holding dC/dP (divided back by lr when pre-scaled), exactly what the reference
