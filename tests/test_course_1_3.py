@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from docs_paths import named_paths, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "docs" / "course"
@@ -43,23 +44,11 @@ def _text(name: str) -> str:
 
 
 def _resolve(path: str) -> object:
-    parts = path.split(".")
-    for cut in range(len(parts), 0, -1):  # the longest importable module prefix
-        try:
-            obj: object = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for name in parts[cut:]:
-            obj = getattr(obj, name)
-        return obj
-    raise ModuleNotFoundError(path)
+    return resolve(path)
 
 
 def _paths() -> list[str]:
-    found: set[str] = set()
-    for page in PAGES:
-        found |= set(re.findall(r"`(chainrule(?:\.\w+)+)`", _text(page)))
-    return sorted(found)
+    return named_paths(*(_text(name) for name in PAGES))
 
 
 def test_the_script_draws_every_figure_and_prints_its_numbers(

@@ -4,13 +4,13 @@ exercises, and every link points at a file that exists."""
 
 from __future__ import annotations
 
-import importlib
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from docs_paths import named_paths, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = ROOT / "docs" / "course"
@@ -23,23 +23,11 @@ def _text(name: str) -> str:
 
 
 def _resolve(path: str) -> object:
-    parts = path.split(".")
-    for cut in range(len(parts), 0, -1):  # the longest importable module prefix
-        try:
-            obj: object = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for name in parts[cut:]:
-            obj = getattr(obj, name)
-        return obj
-    raise ModuleNotFoundError(path)
+    return resolve(path)
 
 
 def _paths() -> list[str]:
-    found: set[str] = set()
-    for name in CHAPTERS:
-        found.update(re.findall(r"`(chainrule(?:\.\w+)+)", _text(name)))
-    return sorted(found)
+    return named_paths(*(_text(name) for name in CHAPTERS))
 
 
 def test_the_figure_script_runs_small(tmp_path: Path) -> None:

@@ -3,11 +3,11 @@ it imports and resolves, so a rename cannot leave the derivations pointing at no
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
 import pytest
+from docs_paths import resolve
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -19,16 +19,7 @@ def _index_paths() -> list[str]:
 
 
 def _resolve(path: str) -> object:
-    parts = path.split(".")
-    for cut in range(len(parts), 0, -1):  # the longest importable module prefix
-        try:
-            obj: object = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for name in parts[cut:]:
-            obj = getattr(obj, name)
-        return obj
-    raise ModuleNotFoundError(path)
+    return resolve(path)
 
 
 def test_the_index_is_not_empty() -> None:
