@@ -194,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     n = args.examples or (512 if args.quick else 4096)
     rows = sweep(points(args.quick), 1 if args.quick else args.repeats, n)
     draw(rows, Path(args.figure))
-    print(f"figure: {args.figure} ({os.cpu_count()} CPUs)")
+    from threadpoolctl import threadpool_info
+
+    blas = "; ".join(
+        f"{i.get('internal_api')} {i.get('version')} ({Path(i.get('filepath', '')).name})"
+        for i in threadpool_info()
+    )
+    print(f"figure: {args.figure} ({os.cpu_count()} CPUs; BLAS: {blas})")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
     return 0
