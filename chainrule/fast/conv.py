@@ -66,7 +66,7 @@ class _ConvStage:
             # the im2col columns and, as their last row, ones: the bias rides in the product
             "cols": np.ones((C * c.kh * c.kw + 1, oh * ow * m), dt),
             "Wb": np.empty((c.out_channels, C * c.kh * c.kw + 1), dt),  # [W2 | b]
-            "Z": np.empty((c.out_channels, oh, ow, m), dt),
+            "Z": np.zeros((c.out_channels, oh, ow, m), dt),
         }
         if self.relu:
             b["pos"] = np.empty((c.out_channels, oh, ow, m), bool)  # ReLU's Z > 0
@@ -97,7 +97,7 @@ class _ConvStage:
         b = self.bufs[G.shape[-1]]
         if "dZ" not in b:  # the backward's buffers, at the first backward (not for predictions)
             b["dZ"] = np.zeros_like(b["Z"])
-            b["dcols"], b["dXp"] = np.empty_like(b["cols"][1:]), np.empty_like(b["Xp"])
+            b["dcols"], b["dXp"] = np.zeros_like(b["cols"][1:]), np.zeros_like(b["Xp"])
         dZ, cols = b["dZ"], b["cols"]
         O, K = dZ.shape[0], cols.shape[0] - 1
         if self.relu:
@@ -135,7 +135,7 @@ class _DenseStage:
         d, m = self.dense, A.shape[-1]
         b = self.bufs.get(m)
         if b is None:
-            e = np.empty
+            e = np.zeros  # zero-filled: a product never meets stale bits
             b = self.bufs[m] = {
                 "Z": e((d.n_out, m), A.dtype),
                 "pos": e((d.n_out, m), bool),

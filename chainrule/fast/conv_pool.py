@@ -56,8 +56,8 @@ class PooledConvStage:
             "Xp": np.zeros((C, H + 2 * c.ph, W + 2 * c.pw, m), dt),  # borders stay 0
             "cols": np.ones((pkh * pkw, K + 1, P), dt),  # per offset; the last row ones
             "Wb": np.empty((O, K + 1), dt),  # [W2 | b]
-            "Zk": np.empty((O, P), dt),
-            "Pmax": np.empty((O, poh, pow_, m), dt),
+            "Zk": np.zeros((O, P), dt),
+            "Pmax": np.zeros((O, poh, pow_, m), dt),
             "best": np.empty((O, P), np.int8),  # k*: the offset that holds each max
             "upd": np.empty((O, P), bool),
             "step": np.empty((O, P), np.int8),
@@ -114,7 +114,7 @@ class PooledConvStage:
         K, O = cols.shape[1] - 1, c.out_channels
         if "Gk" not in b:  # the backward's buffers, at the first backward (not for predictions)
             b["Gk"], b["mask"] = np.empty_like(b["Zk"]), np.empty_like(b["upd"])
-            b["dcols"], b["dXp"] = np.empty_like(cols[0, :K]), np.empty_like(b["Xp"])
+            b["dcols"], b["dXp"] = np.zeros_like(cols[0, :K]), np.zeros_like(b["Xp"])
         Gp = G.reshape(O, -1) if G.flags.c_contiguous else np.ascontiguousarray(G).reshape(O, -1)
         if self.relu:
             Gp = Gp * b["pos"]  # dC/dP = dC/dA [P > 0]

@@ -45,9 +45,14 @@ def forward(net: Any, A0: np.ndarray, batch_size: int = 4096) -> np.ndarray | No
             B = A.shape[1]
             bufs = cache.get(blocks, B, dtype) if mine else None
             if bufs is None:
-                bufs = [np.empty((dense.n_out, B), dtype=dtype) for dense, _ in blocks]
+                bufs = [np.zeros((dense.n_out, B), dtype=dtype) for dense, _ in blocks]
             for (dense, act), Z in zip(blocks, bufs):
-                np.matmul(dense.W, A, out=Z)  # (n[l], n[l-1]) @ (n[l-1], B)
+                # OpenBLAS's kernels can leave a spurious FE_INVALID flag on finite operands
+                # (numpy/numpy#24067, OpenMathLib/OpenBLAS#1924; seen here once in ~10 runs of
+                # the suite). A product of finite arrays turns NaN only through an inf, which
+                # the overflow check still reports, so ignoring "invalid" here hides nothing.
+                with np.errstate(invalid="ignore"):
+                    np.matmul(dense.W, A, out=Z)  # (n[l], n[l-1]) @ (n[l-1], B)
                 Z += dense.b  # (n[l], 1) broadcast over B
                 if act == "relu":  # one pass, no mask: prediction has no backward to feed
                     A = np.maximum(Z, 0, out=Z)
@@ -76,7 +81,7 @@ class _NetBuffers:
         if bufs is None:
             if len(self.sets) >= 2:  # e.g. full batches and a stream's last, shorter one
                 self.sets.pop(next(iter(self.sets)))
-            bufs = self.sets[key] = [np.empty((n, B), dtype=dtype) for n in sizes]
+            bufs = self.sets[key] = [np.zeros((n, B), dtype=dtype) for n in sizes]
         return bufs
 
 
