@@ -129,24 +129,3 @@ def test_a_failing_slice_raises_and_restores_the_blas_threads() -> None:
     with pytest.raises(ValueError, match="slice 1 failed"):
         slices.run(step, np.zeros((3, 4)), np.zeros((2, 4)))
     assert blas_threads() == before
-
-
-@pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam", "adamw"])
-def test_a_shared_out_optimizer_step_equals_the_plain_step(
-    name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(parallel, "MIN_STEP_SIZE", 0)
-    kw = {"weight_decay": 0.1} if name in ("sgd", "adamw") else {}
-    a, b = _gpt(), _gpt()
-    opt_a = cr.optim.make_optimizer(name, 1e-2, **kw)
-    opt_b = cr.optim.make_optimizer(name, 1e-2, **kw)
-    slices = BatchSlices(a.layers, workers=3)
-    for step in range(3):
-        X, y = _batch(4, seed=step)
-        a.loss_and_gradients(X, y)
-        b.loss_and_gradients(X, y)
-        slices.optimizer_step(opt_a, a.parameters())
-        opt_b.step(b.parameters())
-    assert opt_a.t == opt_b.t == 3
-    for (k, P, _, _), (_, Q, _, _) in zip(a.parameters(), b.parameters()):
-        np.testing.assert_array_equal(P, Q, err_msg=k)  # the same operations: bit for bit

@@ -266,10 +266,8 @@ def test_fit_lm_clipping_bounds_every_step(monkeypatch: pytest.MonkeyPatch) -> N
     seen: list[float] = []
     real = lm_module.train_step
 
-    def recording(
-        net: Any, A0: Any, Y: Any, opt: Any, clip: Any, run: Any = None, step: Any = None
-    ) -> Any:
-        out = real(net, A0, Y, opt, clip, run, step)
+    def recording(net: Any, A0: Any, Y: Any, opt: Any, clip: Any, run: Any = None) -> Any:
+        out = real(net, A0, Y, opt, clip, run)
         seen.append(cr.optim.global_norm(net.parameters()))  # after clipping, before next step
         return out
 
@@ -329,10 +327,8 @@ def test_an_interrupt_mid_fit_lm_leaves_a_consistent_network(
     completed: list[tuple[np.ndarray, np.ndarray]] = []
     real = lm_module.train_step
 
-    def recording(
-        net: Any, A0: Any, Y: Any, opt: Any, clip: Any, run: Any = None, step: Any = None
-    ) -> Any:
-        out = real(net, A0, Y, opt, clip, run, step)
+    def recording(net: Any, A0: Any, Y: Any, opt: Any, clip: Any, run: Any = None) -> Any:
+        out = real(net, A0, Y, opt, clip, run)
         completed.append((A0.copy(), Y.copy()))
         del completed[:-2]  # the interrupt may land before fit_lm records this batch as done
         return out

@@ -36,8 +36,7 @@ from chainrule.fast.blas import blas_threads, set_blas_threads
 from chainrule.io.tree import build_layer, layer_spec
 from chainrule.nn.attention import CausalSelfAttention
 from chainrule.nn.dropout import Dropout
-from chainrule.nn.layer import Layer, ParamGrad
-from chainrule.optim.optimizer import Optimizer
+from chainrule.nn.layer import Layer
 
 __all__ = ["MIN_SLICE_WORK", "BatchSlices", "why_not_slices"]
 
@@ -70,8 +69,6 @@ _PER_EXAMPLE = (
 #: the fewest multiply-adds worth a slice of their own (measured: the MNIST-1D CNN's batch of
 #: 100, ~3e6, ran 1.2-1.7x slower in two slices; the MNIST CNN's batch of 64, ~8e7, faster)
 MIN_SLICE_WORK = 1e7
-#: the fewest parameters (elements) whose optimizer step is worth sharing out over threads
-MIN_STEP_SIZE = 100_000
 
 #: one slice's work: (its layers, A0 slice, Y slice, weight w = m_k / m) -> (w * the slice's
 #: cost, A[L] of the slice), every dC_dP of those layers filled with w * dC_k/dP
@@ -170,39 +167,6 @@ class BatchSlices:
         cost = sum(c for c, _ in results)  # each slice's cost already carries m_k / m ...
         self._add_gradients(k)
         return float(cost), np.concatenate([A for _, A in results], axis=-1)
-
-    def optimizer_step(self, opt: Optimizer, params: list[ParamGrad]) -> None:
-        """``opt.step(params)`` with the parameters' updates shared out over the threads.
-
-        A step advances the counter once and then updates each parameter on its own
-        (:meth:`chainrule.optim.optimizer.Optimizer.update`), so any split gives the same
-        numbers; each thread takes a share of about equal size (largest arrays first).
-        """
-        k = min(blas_threads() or 1, len(params)) if self.workers is None else self.workers
-        size = sum(p.P.size for p in params)
-        if k < 2 or size < MIN_STEP_SIZE or type(opt).step is not Optimizer.step:
-            opt.step(params)
-            return
-        shares: list[list[ParamGrad]] = [[] for _ in range(k)]
-        loads = [0] * k
-        for p in sorted(params, key=lambda p: -p.P.size):
-            i = loads.index(min(loads))
-            shares[i].append(p)
-            loads[i] += p.P.size
-        opt.t += 1
-
-        def update(share: list[ParamGrad]) -> None:
-            for p in share:
-                opt.update(p)
-
-        pool = self._threads(k)
-        futures = [pool.submit(update, share) for share in shares[1:]]
-        try:
-            update(shares[0])
-        finally:
-            wait(futures)
-        for f in futures:
-            f.result()  # a worker's exception surfaces here
 
     def _threads(self, k: int) -> ThreadPoolExecutor:
         if self._pool is None or self._pool._max_workers < k - 1:  # noqa: SLF001

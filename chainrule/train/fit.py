@@ -102,9 +102,7 @@ class ConvEngine(ReferenceEngine):
 
     def __init__(self, net: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(net, *args, **kwargs)
-        plan = ConvPlan(net)
-        self.forward_backward = plan.forward_backward
-        self.optimizer_step = plan.slices.optimizer_step
+        self.forward_backward = ConvPlan(net).forward_backward
 
 
 def _recover(net: Any, runner: Any, X: np.ndarray, Y: np.ndarray) -> None:

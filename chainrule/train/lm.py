@@ -156,7 +156,6 @@ def fit_lm(
         raise ValueError(f"engine='fast' does not support this network: {reason}")
     plan = SequencePlan(net) if engine != "reference" and reason is None else None
     step_fn = None if plan is None else plan.forward_backward
-    opt_step = None if plan is None or plan.slices is None else plan.slices.optimizer_step
     train = _stream(train_ids, "train_ids", V, T)
     val = None if val_ids is None else _stream(val_ids, "val_ids", V, T)
     starts = val_starts = None
@@ -212,9 +211,8 @@ def fit_lm(
             net.train()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                 cost, _ = train_step(
-                    net, X.T, one_hot_targets(Y, V, net.dtype), opt, clip_grad_norm, step_fn,
-                    opt_step,
-                )  # fmt: skip
+                    net, X.T, one_hot_targets(Y, V, net.dtype), opt, clip_grad_norm, step_fn
+                )
             if not np.isfinite(cost):
                 raise FloatingPointError(
                     f"the training cost became {cost} at step {step}; try a smaller lr than {opt.lr:g}"

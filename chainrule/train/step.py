@@ -31,23 +31,18 @@ def train_step(
     optimizer: Optimizer,
     clip_grad_norm: float | None = None,
     forward_backward: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]] | None = None,
-    optimizer_step: Callable[[Optimizer, list[Any]], None] | None = None,
 ) -> tuple[float, np.ndarray]:
     """One step of gradient descent on one batch; returns (cost, A[L]).
 
     A0 : (n[0], B) (or (C, H, W, B)) and Y : (n[L], B) are in the engine's layout.
-    ``forward_backward`` replaces ``net.forward_backward`` and ``optimizer_step(opt, params)``
-    replaces ``opt.step(params)`` (a fast plan's, the same numbers).
+    ``forward_backward`` replaces ``net.forward_backward`` (a fast plan's, the same numbers).
     """
     run = net.forward_backward if forward_backward is None else forward_backward
     cost, A_L = run(A0, Y)  # forward, cost, backward: every dC_dP is filled
     params = net.parameters()  # (key, P, dC_dP, decay?) for every array of the tree
     if clip_grad_norm is not None:
         clip_norm(params, clip_grad_norm)  # scale every dC_dP so their global norm <= max
-    if optimizer_step is None:
-        optimizer.step(params)  # update every P in place from its dC_dP
-    else:
-        optimizer_step(optimizer, params)
+    optimizer.step(params)  # update every P in place from its dC_dP
     return cost, A_L
 
 
@@ -71,7 +66,6 @@ class ReferenceEngine:
         self.last_batch: np.ndarray | slice | None = None
         #: replaces net.forward_backward (a fast plan's, the same numbers); None: the layers'
         self.forward_backward: Callable[..., tuple[float, np.ndarray]] | None = None
-        self.optimizer_step: Callable[[Optimizer, list[Any]], None] | None = None
 
     def run_epoch(
         self, perm: np.ndarray | None, before_step: Callable[[], None]
@@ -84,9 +78,7 @@ class ReferenceEngine:
             A0 = to_engine(self.X[rows])  # (n[0], B): a view for a slice, a copy for indices
             Yb = self.Y[..., rows]  # (n[L], B), or (V, T, B) for next-token targets
             before_step()  # e.g. a schedule sets this step's learning rate
-            cost, A_L = train_step(
-                self.net, A0, Yb, self.opt, self.clip, self.forward_backward, self.optimizer_step
-            )
+            cost, A_L = train_step(self.net, A0, Yb, self.opt, self.clip, self.forward_backward)
             total += cost * Yb.shape[-1]
             correct += count_correct(self.net.loss.name, A_L, Yb)
             self.last_batch = rows
