@@ -179,7 +179,6 @@ class BatchSlices:
         for j, (own, _) in enumerate(pairs[0]):
             for name in own.param_names:
                 key = "dC_d" + name
-                G = getattr(own, key)  # slice 0's gradient (a fresh array of the layer's)
+                G = getattr(own, key)  # slice 0's gradient: a fresh array its backward made
                 for replica_pairs in pairs:
-                    G = G + getattr(replica_pairs[j][1], key)
-                setattr(own, key, G)
+                    G += getattr(replica_pairs[j][1], key)  # in place: no 3 MB to allocate
