@@ -95,10 +95,30 @@ def test_fit_on_the_fast_engine_trains_as_the_reference() -> None:
         np.testing.assert_allclose(G, H, rtol=1e-9, atol=1e-13, err_msg=k)
 
 
+def test_dropout_trains_as_the_reference_engine_trains_it() -> None:
+    """Dropout after the hidden Dense layer: the plan runs the layer itself, so its masks come
+    from the same generator in the same order, and weights agree after epochs of Adam."""
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((40, 1, 10, 10)), rng.integers(0, 4, 40)
+    nets = [
+        lenet((1, 10, 10), (3, 4), 3, hidden=8, n_classes=4, dropout=0.3, seed=0, dtype=F64)
+        for _ in "ab"
+    ]
+    kw = {"epochs": 3, "batch_size": 16, "optimizer": "adam", "lr": 1e-2, "verbose": False}
+    ha = nets[0].fit(X, y, engine="fast", seed=0, **kw)
+    hb = nets[1].fit(X, y, engine="reference", seed=0, **kw)
+    np.testing.assert_allclose(ha["cost"], hb["cost"], rtol=1e-11)
+    for (k, P, _, _), (_, Q, _, _) in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_allclose(P, Q, rtol=1e-10, atol=1e-13, err_msg=k)
+    # and in prediction mode the dropout is the identity, through the plan's forward too
+    np.testing.assert_allclose(nets[0].predict_proba(X), nets[1].predict_proba(X), rtol=1e-9)
+
+
 def test_which_networks_the_plan_takes() -> None:
     assert why_not_conv_plan(lenet(seed=0)) is None
     assert why_not_conv_plan(cnn1d(seed=0)) is None
-    assert "Dropout" in why_not_conv_plan(lenet(dropout=0.5, seed=0))
+    assert why_not_conv_plan(lenet(dropout=0.5, seed=0)) is None  # Dropout after a Dense
+    assert ConvPlan(lenet(dropout=0.5, seed=0)).slices.workers == 1  # its masks: never sliced
     assert "BatchNorm" in why_not_conv_plan(lenet(batchnorm=True, seed=0))
     overlapping = cr.Sequential(
         [
@@ -115,7 +135,9 @@ def test_which_networks_the_plan_takes() -> None:
     assert "does not start with a convolution" in why_not_conv_plan(mlp)
     X = np.random.default_rng(0).standard_normal((8, 1, 28, 28))
     with pytest.raises(ValueError, match="engine='fast' does not support"):
-        lenet(dropout=0.5, seed=0).fit(X, np.arange(8) % 10, epochs=1, engine="fast", verbose=False)
+        lenet(batchnorm=True, seed=0).fit(
+            X, np.arange(8) % 10, epochs=1, engine="fast", verbose=False
+        )
 
 
 def test_a_wrong_tie_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 
 from chainrule.fast.conv_pool import PooledConvStage
-from chainrule.fast.parallel import BatchSlices
+from chainrule.fast.parallel import BatchSlices, why_not_slices
 from chainrule.nn.activation import Activation, ReLU
 from chainrule.nn.conv import Conv1D, Conv2D
 from chainrule.nn.dense import Dense
+from chainrule.nn.dropout import Dropout
 from chainrule.nn.flatten import Flatten
 from chainrule.nn.im2col import conv_output_size, window_view
 from chainrule.nn.pool import MaxPool1D, MaxPool2D
@@ -126,6 +127,20 @@ class _ConvStage:
         return dXp[:, c.ph : c.ph + H, c.pw : c.pw + W, :]
 
 
+class _LayerStage:
+    """A layer the plan runs as the reference engine does (Dropout after a Dense layer: its
+    masks come from the layer's own generator, in the same order, so the numbers agree)."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+
+    def forward(self, A: np.ndarray) -> np.ndarray:
+        return self.layer.forward(A)
+
+    def backward(self, G: np.ndarray) -> np.ndarray:
+        return self.layer.backward(G)
+
+
 class _DenseStage:
     def __init__(self, dense: Dense, relu: bool) -> None:
         self.dense, self.relu = dense, relu
@@ -187,6 +202,9 @@ def _stages(layers: list[Any], fused: bool) -> tuple[list[Any], str | None]:
         elif isinstance(layer, Dense) and flat:
             stages.append(_DenseStage(layer, relu))
             i += 1 + relu
+        elif isinstance(layer, Dropout) and flat and stages and isinstance(stages[-1], _DenseStage):
+            stages.append(_LayerStage(layer))
+            i += 1
         else:
             return [], f"layer {i} is a {type(layer).__name__} where the plan does not take one"
     if not flat or not isinstance(stages[-1], _DenseStage) or stages[-1].relu:
@@ -229,7 +247,9 @@ class ConvPlan:
             raise ValueError(f"the fast conv plan does not support this network: {reason}")
         self.net = net
         self.stages = {id(net.layers[0]): stages}  # one list of stages per replica
-        self.slices = BatchSlices(net.layers, workers, work_per_example(net))
+        # slices only where they cannot change a number (no dropout: see why_not_slices)
+        sliceable = why_not_slices(net.layers) is None
+        self.slices = BatchSlices(net.layers, workers if sliceable else 1, work_per_example(net))
 
     def forward_backward(self, A0: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
         k = self.slices.slices_for(A0.shape[-1])
@@ -250,7 +270,7 @@ class ConvPlan:
             A = A0[..., s : s + chunk]
             A = A if A.ndim == 4 else A.reshape(A.shape[0], 1, *A.shape[1:])
             for stage in stages:
-                if isinstance(stage, _DenseStage) and A.ndim == 4:
+                if isinstance(stage, (_DenseStage, _LayerStage)) and A.ndim == 4:
                     A = A.reshape(-1, A.shape[-1])
                 A = stage.forward(A)
             A_L = self.net.layers[-1].forward(A)
@@ -270,7 +290,7 @@ class ConvPlan:
         A = A0 if A0.ndim == 4 else A0.reshape(A0.shape[0], 1, *A0.shape[1:])  # 1-D: H = 1
         flat_shape: tuple[int, ...] = ()
         for stage in stages:
-            if isinstance(stage, _DenseStage) and A.ndim == 4:
+            if isinstance(stage, (_DenseStage, _LayerStage)) and A.ndim == 4:
                 flat_shape = A.shape
                 A = A.reshape(-1, A.shape[-1])  # Flatten: (C, H, W, m) -> (C*H*W, m)
             A = stage.forward(A)
@@ -283,13 +303,13 @@ class ConvPlan:
             cost, G = weight * cost, G * G.dtype.type(weight)
         for s in range(len(stages) - 1, -1, -1):
             stage = stages[s]
-            if isinstance(stage, _DenseStage):
+            if isinstance(stage, (_DenseStage, _LayerStage)):
                 G = stage.backward(G)  # dC/dA of the layer before
                 prev = stages[s - 1]
                 if isinstance(prev, _DenseStage):
                     if prev.relu:
                         G *= prev.bufs[G.shape[-1]]["pos"]  # ReLU: dC/dZ = dC/dA [Z > 0]
-                else:
+                elif not isinstance(prev, _LayerStage):
                     G = G.reshape(flat_shape)  # un-flatten to the last conv stage's output
             else:
                 G = stage.backward(G, need_input_grad=s > 0)
