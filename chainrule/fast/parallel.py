@@ -109,6 +109,7 @@ class BatchSlices:
         self.replicas: list[list[Layer]] = [self.layers]
         self._pair_cache: dict[int, list[tuple[Layer, Layer]]] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
 
     def slices_for(self, m: int) -> int:
         """How many slices a batch of m examples gets now (1: run it whole)."""
@@ -169,8 +170,11 @@ class BatchSlices:
         return float(cost), np.concatenate([A for _, A in results], axis=-1)
 
     def _threads(self, k: int) -> ThreadPoolExecutor:
-        if self._pool is None or self._pool._max_workers < k - 1:  # noqa: SLF001
+        if self._pool is None or self._pool_size < k - 1:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
             self._pool = ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix="chainrule")
+            self._pool_size = k - 1
         return self._pool
 
     def _add_gradients(self, k: int) -> None:
