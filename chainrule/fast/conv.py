@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.fast.conv_pool import PooledConvStage
+from chainrule.fast.conv_pool import PooledConvStage, col2im_pairs
 from chainrule.fast.parallel import BatchSlices, why_not_slices
 from chainrule.nn.activation import Activation, ReLU
 from chainrule.nn.conv import Conv1D, Conv2D
@@ -71,18 +71,25 @@ class _ConvStage:
         }
         if self.relu:
             b["pos"] = np.empty((c.out_channels, oh, ow, m), bool)  # ReLU's Z > 0
+        # im2col as one copy between views made once (the buffers keep their addresses):
+        # the windows (C, oh, ow, m, kh, kw) into the columns (C, kh, kw, oh, ow, m)
+        win = window_view(b["Xp"], c.kh, c.kw, c.sh, c.sw, oh, ow)
+        K = C * c.kh * c.kw
+        b["copy"] = (
+            b["cols"][:K].reshape(C, c.kh, c.kw, oh, ow, m),
+            win.transpose(0, 4, 5, 1, 2, 3),
+        )
         self.bufs[m] = b
         return b
 
     def forward(self, A: np.ndarray) -> np.ndarray:
         c, b = self.conv, self._buffers(A)
-        C, H, W, m = A.shape
+        C, H, W, _ = A.shape
         Xp, cols, Z = b["Xp"], b["cols"], b["Z"]
-        O, oh, ow, _ = Z.shape
+        O = Z.shape[0]
         Xp[:, c.ph : c.ph + H, c.pw : c.pw + W, :] = A
-        win = window_view(Xp, c.kh, c.kw, c.sh, c.sw, oh, ow)  # (C, oh, ow, m, kh, kw)
+        np.copyto(*b["copy"])  # im2col
         K = C * c.kh * c.kw
-        np.copyto(cols[:K].reshape(C, c.kh, c.kw, oh, ow, m), win.transpose(0, 4, 5, 1, 2, 3))
         Wb = b["Wb"]
         Wb[:, :K], Wb[:, K:] = c.W.reshape(O, K), c.b
         # Z = W2 @ cols + b as ONE product: [W2 | b] @ [cols ; 1] : (O, K+1) @ (K+1, oh*ow*m)
@@ -99,6 +106,8 @@ class _ConvStage:
         if "dZ" not in b:  # the backward's buffers, at the first backward (not for predictions)
             b["dZ"] = np.zeros_like(b["Z"])
             b["dcols"], b["dXp"] = np.zeros_like(b["cols"][1:]), np.zeros_like(b["Xp"])
+            _, oh, ow, _ = b["Z"].shape
+            b["col2im"] = col2im_pairs(b["dXp"], b["dcols"], c, oh, ow)
         dZ, cols = b["dZ"], b["cols"]
         O, K = dZ.shape[0], cols.shape[0] - 1
         if self.relu:
@@ -114,16 +123,12 @@ class _ConvStage:
         c.dC_db = np.ascontiguousarray(dWb[:, K:])  # (O, 1)
         if not need_input_grad:
             return None
-        dcols = np.matmul(c.W.reshape(O, K).T, dZ2, out=b["dcols"])  # (C*kh*kw, oh*ow*m)
-        C, H, W = (int(s) for s in b["shape"])
-        _, oh, ow, m = dZ.shape
-        blocks = dcols.reshape(C, c.kh, c.kw, oh, ow, m)
+        np.matmul(c.W.reshape(O, K).T, dZ2, out=b["dcols"])  # (C*kh*kw, oh*ow*m)
         dXp = b["dXp"]
         dXp.fill(0)
-        for i1 in range(c.kh):  # col2im: every patch adds its gradient back where it was read
-            rows = slice(i1, i1 + c.sh * (oh - 1) + 1, c.sh)
-            for i2 in range(c.kw):
-                dXp[:, rows, i2 : i2 + c.sw * (ow - 1) + 1 : c.sw, :] += blocks[:, i1, i2]
+        for target, block in b["col2im"]:  # every patch adds its gradient back where it was read
+            target += block
+        C, H, W = (int(s) for s in b["shape"])
         return dXp[:, c.ph : c.ph + H, c.pw : c.pw + W, :]
 
 
