@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.fast.activations import softmax_
 from chainrule.fast.conv_pool import PooledConvStage, col2im_pairs
+from chainrule.fast.costs import fused_cost_and_gradient
 from chainrule.fast.parallel import BatchSlices, why_not_slices
 from chainrule.nn.activation import Activation, ReLU
 from chainrule.nn.conv import Conv1D, Conv2D
@@ -300,12 +302,14 @@ class ConvPlan:
                 A = A.reshape(-1, A.shape[-1])  # Flatten: (C, H, W, m) -> (C*H*W, m)
             A = stage.forward(A)
         Z_L = A  # the logits
-        A_L = output.forward(Z_L)
-        loss = self.net.loss
-        cost = loss.cost_from_logits(Z_L, Y)
-        G = loss.fused_gradient(A_L, Y)  # dC/dZ[L] = (A[L] - Y) / m
-        if weight != 1.0:  # a slice of m_k of the m examples: its share of the mean
-            cost, G = weight * cost, G * G.dtype.type(weight)
+        if output.name == "softmax":  # the fast softmax, and the cost from it (fast.costs)
+            A_L = softmax_(Z_L, np.empty_like(Z_L))
+        else:
+            A_L = output.forward(Z_L)
+        # dC/dZ[L] = weight (A[L] - Y) / m: a slice of m_k of the m examples carries its
+        # share w = m_k / m of the mean, in its cost and its gradient
+        G = np.empty_like(A_L)
+        cost = weight * fused_cost_and_gradient(self.net.loss, Z_L, A_L, Y, G, scale=weight)
         for s in range(len(stages) - 1, -1, -1):
             stage = stages[s]
             if isinstance(stage, (_DenseStage, _LayerStage)):
