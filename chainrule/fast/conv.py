@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.fast.activations import softmax_
-from chainrule.fast.conv_pool import PooledConvStage, col2im_pairs
+from chainrule.fast.conv_pool import PooledConvStage, col2im_pairs, input_gradient
 from chainrule.fast.costs import fused_cost_and_gradient
 from chainrule.fast.parallel import BatchSlices, why_not_slices
 from chainrule.nn.activation import Activation, ReLU
@@ -125,11 +125,7 @@ class _ConvStage:
         c.dC_db = np.ascontiguousarray(dWb[:, K:])  # (O, 1)
         if not need_input_grad:
             return None
-        np.matmul(c.W.reshape(O, K).T, dZ2, out=b["dcols"])  # (C*kh*kw, oh*ow*m)
-        dXp = b["dXp"]
-        dXp.fill(0)
-        for target, block in b["col2im"]:  # every patch adds its gradient back where it was read
-            target += block
+        dXp = input_gradient(c, dZ2, b["dcols"], b["dXp"], b["col2im"])  # col2im(W2.T @ dZ2)
         C, H, W = (int(s) for s in b["shape"])
         return dXp[:, c.ph : c.ph + H, c.pw : c.pw + W, :]
 

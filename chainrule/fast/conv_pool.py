@@ -30,7 +30,7 @@ import numpy as np
 
 from chainrule.nn.im2col import conv_output_size, window_view
 
-__all__ = ["PooledConvStage", "col2im_pairs"]
+__all__ = ["PooledConvStage", "col2im_pairs", "input_gradient"]
 
 
 class PooledConvStage:
@@ -152,34 +152,53 @@ class PooledConvStage:
         return b["dZ"]
 
     def _input_gradient(self, b: dict[str, Any], dZ: np.ndarray) -> np.ndarray:
-        """dC/dA_prev from dC/dZ : (O, oh, ow, m), as the reference Conv2D: ONE product
-        dC/dcols = W2.T @ dZ2 : (K, O) @ (O, oh*ow*m), then col2im, one add per kernel position
-        (kh*kw adds of whole (C, oh, ow, m) blocks; offset by offset it took kh*kw*pkh*pkw adds
-        with the pool's stride: conv 16 -> 32 at m = 32, 1.1 ms instead of 1.7)."""
-        c = self.conv
-        O = dZ.shape[0]
-        np.matmul(c.W.reshape(O, -1).T, dZ.reshape(O, -1), out=b["dcols"])
-        dXp = b["dXp"]
-        dXp.fill(0)
-        for target, block in b["col2im"]:  # every patch adds its gradient back where it was read
-            target += block
+        """dC/dA_prev from dC/dZ : (O, oh, ow, m) in ONE product and kh*kw contiguous adds
+        (:func:`input_gradient`; offset by offset it took kh*kw*pkh*pkw adds with the pool's
+        stride: conv 16 -> 32 at m = 32, 1.1 ms instead of 1.7)."""
         C, H, W = b["in_shape"]
+        c = self.conv
+        dXp = input_gradient(c, dZ.reshape(dZ.shape[0], -1), b["dcols"], b["dXp"], b["col2im"])
         return dXp[:, c.ph : c.ph + H, c.pw : c.pw + W, :]
+
+
+def input_gradient(
+    conv: Any,
+    dZ2: np.ndarray,
+    dcols: np.ndarray,
+    dXp: np.ndarray,
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """dC/dXp (C, Hp, Wp, m) = col2im(W2.T @ dZ2), into the buffers ``dcols`` and ``dXp``.
+
+    The reference's product, dC/dcols = W2.T @ dZ2 : (K, O) @ (O, oh*ow*m) with K = C*kh*kw,
+    with the rows of W2.T taken in (i1, i2, c) order instead of (c, i1, i2): the block of
+    kernel position (i1, i2) is then kh*kw times fewer, contiguous rows of dcols, and its add
+    back onto the input pixels reads memory in order (conv 16 -> 32, m = 32: 7% faster).
+    """
+    O, C = dZ2.shape[0], dXp.shape[0]
+    W4 = conv.W.reshape(O, C, conv.kh, conv.kw)  # a Conv1D's W is (O, C, kw): kh = 1
+    W_kc = np.ascontiguousarray(W4.transpose(2, 3, 1, 0)).reshape(-1, O)  # (kh*kw*C, O)
+    np.matmul(W_kc, dZ2, out=dcols)
+    dXp.fill(0)
+    for target, block in pairs:  # every patch adds its gradient back where it was read
+        target += block
+    return dXp
 
 
 def col2im_pairs(
     dXp: np.ndarray, dcols: np.ndarray, conv: Any, oh: int, ow: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """col2im as kh*kw in-place adds ``target += block``, the pairs of views made once for two
-    buffers that keep their addresses: block (i1, i2) of dC/dcols : (C*kh*kw, oh*ow*m), shaped
-    (C, oh, ow, m), lands on the padded input pixels dXp[:, i1 + sh*y, i2 + sw*x, :] it was read
-    from (:func:`chainrule.nn.im2col.col2im` is the reference)."""
+    buffers that keep their addresses: block (i1, i2) of dC/dcols : (kh*kw*C, oh*ow*m), rows
+    in (i1, i2, c) order (:func:`input_gradient`), shaped (C, oh, ow, m), lands on the padded
+    input pixels dXp[:, i1 + sh*y, i2 + sw*x, :] it was read from
+    (:func:`chainrule.nn.im2col.col2im` is the reference)."""
     C, m = dXp.shape[0], dXp.shape[-1]
-    blocks = dcols.reshape(C, conv.kh, conv.kw, oh, ow, m)
+    blocks = dcols.reshape(conv.kh, conv.kw, C, oh, ow, m)
     pairs = []
     for i1 in range(conv.kh):
         rows = slice(i1, i1 + conv.sh * (oh - 1) + 1, conv.sh)
         for i2 in range(conv.kw):
             cols = slice(i2, i2 + conv.sw * (ow - 1) + 1, conv.sw)
-            pairs.append((dXp[:, rows, cols, :], blocks[:, i1, i2]))
+            pairs.append((dXp[:, rows, cols, :], blocks[i1, i2]))
     return pairs
