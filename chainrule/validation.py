@@ -12,6 +12,7 @@ import numpy as np
 
 __all__ = [
     "check_X",
+    "check_finite",
     "check_labels",
     "check_int",
     "check_positive_int",
@@ -42,16 +43,29 @@ def _all_finite(arr: np.ndarray) -> bool:
     return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
 
 
+def check_finite(arr: np.ndarray, name: str = "X") -> None:
+    """Raise ValueError naming the first NaN or inf of a float array; nothing if there is none."""
+    if arr.dtype.kind == "f" and not _all_finite(arr):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+            "clean or impute the data first"
+        )
+
+
 def check_X(
     X: Any,
     input_shape: tuple[int, ...] | None = None,
     dtype: np.dtype | type = np.float64,
     name: str = "X",
+    finite: bool = True,
 ) -> np.ndarray:
     """Return X as a finite float array of shape (m, *input_shape).
 
     ``input_shape`` is the per-example shape the network expects: (n[0],) for dense networks,
-    (C, H, W) for images. None accepts any 2-D array.
+    (C, H, W) for images. None accepts any 2-D array. ``finite=False`` leaves the NaN/inf
+    check to a caller that makes it itself (prediction checks inside its first product:
+    :func:`chainrule.fast.inference.forward`), before any result is returned.
     """
     if X is None or isinstance(X, (str, bytes, dict)):
         raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}")
@@ -81,16 +95,14 @@ def check_X(
             f"{name} has per-example shape {tuple(arr.shape[1:])}, but the network expects "
             f"{tuple(input_shape)} (n[0] = {int(np.prod(input_shape))} features)"
         )
-    if arr.dtype.kind == "f" and not _all_finite(arr):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(
-            f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
-            "clean or impute the data first"
-        )
+    if finite:
+        check_finite(arr, name)
     target = np.dtype(dtype)
     if target.kind == "f" and arr.dtype.kind == "f" and arr.dtype.itemsize > target.itemsize:
         # a value beyond the target dtype's range would silently become inf (and warn)
         biggest = max(abs(float(np.min(arr))), abs(float(np.max(arr))))
+        if not np.isfinite(biggest):  # reachable with finite=False: name the NaN or inf
+            check_finite(arr, name)
         if biggest > float(np.finfo(target).max):
             raise ValueError(
                 f"{name} has values up to {biggest:.3g}, beyond the range of {target} "

@@ -5,9 +5,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 import chainrule as cr
 from chainrule.fast import inference
+from chainrule.model.cnn import lenet
 
 
 def _net() -> cr.Sequential:
@@ -73,3 +75,70 @@ def test_relu_prediction_keeps_nan_and_inf_from_the_weights() -> None:
     net.layers[0].W[0, :] = np.nan
     P = net.predict_proba(X)
     assert np.isnan(P).all()
+
+
+def _mlp32() -> cr.Sequential:
+    net = cr.mlp([6, 9, 4], activation="relu", output="softmax", seed=0, dtype=np.float32)
+    net.is_fitted = True
+    return net
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [(0, 0), (3, 5), (4500, 2)])  # (4500, 2): the 2nd batch
+def test_a_nan_or_inf_in_x_raises_from_the_first_product(bad: float, where: tuple) -> None:
+    """predict reads X's NaN/inf check off Z[1]'s column sums: the same ValueError, naming
+    the same first index, as the up-front scan of check_X."""
+    X = np.random.default_rng(4).standard_normal((5000, 6)).astype(np.float32)
+    X[where] = bad
+    with pytest.raises(
+        ValueError, match=rf"X contains NaN or inf \(first at index \({where[0]}, {where[1]}\)\)"
+    ):
+        _mlp32().predict_proba(X)
+
+
+def test_an_inf_meeting_a_zero_weight_is_still_caught() -> None:
+    """inf * 0 = NaN: a feature whose every weight is 0 still poisons its column of Z[1]."""
+    net = _mlp32()
+    net.layers[0].W[:, 2] = 0.0
+    X = np.ones((7, 6), np.float32)
+    X[5, 2] = np.inf
+    with pytest.raises(ValueError, match=r"first at index \(5, 2\)"):
+        net.predict(X)
+
+
+def test_a_finite_x_whose_product_overflows_is_not_refused() -> None:
+    """Z[1] overflowing (huge weights) is not bad input: X is scanned, found finite, and the
+    prediction goes on with the reference's numbers."""
+    net = _mlp32()
+    net.layers[0].W[0, :] = np.float32(3e38)
+    X = np.ones((3, 6), np.float32)
+    with np.errstate(
+        over="ignore", invalid="ignore"
+    ):  # the softmax meets the inf as the reference does
+        got = net.predict_proba(X)
+        ref = _reference(net, X)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+
+
+def test_other_networks_check_x_before_predicting() -> None:
+    """A CNN (the conv plan) and a network the fast engine does not take (reference layers)
+    refuse a NaN the same way."""
+    cnn = lenet((1, 8, 8), channels=(2, 2), kernel_size=3, hidden=4, seed=0)
+    cnn.is_fitted = True
+    images = np.zeros((3, 1, 8, 8), np.float32)
+    images[1, 0, 4, 5] = np.nan
+    with pytest.raises(ValueError, match=r"first at index \(1, 0, 4, 5\)"):
+        cnn.predict(images)
+    other = cr.Sequential([cr.Dense(6, 3, seed=0), cr.LayerNorm(3), cr.Softmax()])
+    other.is_fitted = True
+    X = np.ones((4, 6))
+    X[2, 1] = -np.inf
+    with pytest.raises(ValueError, match=r"first at index \(2, 1\)"):
+        other.predict_proba(X)
+
+
+def test_a_float64_inf_for_a_float32_network_is_named_as_such() -> None:
+    X = np.ones((4, 6))
+    X[1, 3] = np.inf
+    with pytest.raises(ValueError, match=r"NaN or inf \(first at index \(1, 3\)\)"):
+        _mlp32().predict(X)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import validation
+from chainrule.data.layout import from_engine
 from chainrule.fast.activations import activate_
 from chainrule.fast.blas import GemmUpdate, direct_blas_available, gemm_update
 from chainrule.fast.conv import ConvPlan, why_not_conv_plan
@@ -27,13 +29,31 @@ __all__ = ["CONV_CHUNK", "forward"]
 CONV_CHUNK = 32
 
 
-def forward(net: Any, A0: np.ndarray, batch_size: int = 4096) -> np.ndarray | None:
-    """A[L] : (n[L], m) from A[0] : (n[0], m), ``batch_size`` columns at a time; a fresh array."""
+def forward(
+    net: Any, A0: np.ndarray, batch_size: int = 4096, check_finite: bool = False
+) -> np.ndarray | None:
+    """A[L] : (n[L], m) from A[0] : (n[0], m), ``batch_size`` columns at a time; a fresh array.
+
+    ``check_finite``: A0 is unchecked, and a NaN or inf in it raises the ValueError of
+    :func:`chainrule.validation.check_finite` (naming the first one) before anything is
+    returned. The MLP plan reads that off its first product instead of a pass over X: with
+    Z[1] = W[1] @ A[0] + b[1], a NaN or inf in column j of A[0] makes every Z[1][i, j] NaN or
+    inf (inf * w = +-inf, inf * 0 = NaN, inf - inf = NaN), so the column sums 1 @ Z[1] are
+    finite exactly when X is, unless Z itself overflows or a weight is NaN; only then is X
+    scanned, and a finite X goes on as the reference would. On the 784-256-128-10 MLP at B =
+    1024 that check costs a 1 MB pass in cache instead of 3 MB from memory (~3% of the call).
+    Other networks, and a BLAS other than NumPy's OpenBLAS, scan X first.
+    """
     blocks = mlp_blocks(net)
     if isinstance(blocks, str) or A0.ndim != 2:
         if A0.ndim >= 3 and why_not_conv_plan(net) is None:
+            if check_finite:
+                validation.check_finite(from_engine(A0))
             return ConvPlan(net, workers=1).predict(A0, chunk=CONV_CHUNK)
-        return None
+        return None  # the caller runs the reference layers (and its own check)
+    in_product = check_finite and direct_blas_available()
+    if check_finite and not in_product:
+        validation.check_finite(from_engine(A0))
     m = A0.shape[1]
     dtype = blocks[0][0].W.dtype
     out = np.empty((blocks[-1][0].n_out, m), dtype=dtype)
@@ -47,6 +67,9 @@ def forward(net: Any, A0: np.ndarray, batch_size: int = 4096) -> np.ndarray | No
             bufs = cache.get(blocks, B, dtype) if mine else _BufferSet(blocks, B, dtype)
             for l, (dense, act) in enumerate(blocks):
                 Z = bufs.affine(l, dense, A)  # W @ A + b : (n[l], B)
+                if l == 0 and in_product and not bufs.columns_finite(Z):
+                    validation.check_finite(from_engine(A0))  # raises, naming X's first NaN
+                    in_product = False  # X is finite: Z overflowed, as the reference's would
                 if act == "relu":  # one pass, no mask: prediction has no backward to feed
                     # maximum against an array of zeros: NumPy's loop for a scalar 0 took 3x
                     # longer (97 vs 31 us on a (256, 1024) float32 Z)
@@ -78,10 +101,17 @@ class _BufferSet:
         sizes = [dense.n_out for dense, _ in blocks]
         self.Z = [np.zeros((n, B), dtype=dtype) for n in sizes]
         self.zeros = np.zeros(max(sizes) * B, dtype)
+        self.ones = np.ones(max(sizes), dtype)
         self.products: list[GemmUpdate | None] = [None] * len(blocks)
 
     def zeros_like(self, Z: np.ndarray) -> np.ndarray:
         return self.zeros[: Z.size].reshape(Z.shape)
+
+    def columns_finite(self, Z: np.ndarray) -> bool:
+        """True when every column sum 1 @ Z : (B,) is finite (one BLAS pass over Z)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = self.ones[: Z.shape[0]] @ Z  # (n,) @ (n, B)
+        return bool(np.isfinite(sums).all())
 
     def affine(self, l: int, dense: Any, A: np.ndarray) -> np.ndarray:
         """Z[l] = W @ A + b : (n[l], n[l-1]) @ (n[l-1], B) + (n[l], 1), into Z[l]'s buffer."""

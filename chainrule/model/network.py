@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import validation
 from chainrule.data.layout import from_engine, to_engine
 from chainrule.data.standardize import Standardizer
 from chainrule.data.targets import encode_sequence_targets, encode_targets
@@ -169,16 +170,24 @@ class Sequential(Chain):
             dC_dA = layer.backward(dC_dA)
         return cost, A
 
-    def forward_in_batches(self, A0: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def forward_in_batches(
+        self, A0: np.ndarray, batch_size: int = 4096, check_finite: bool = False
+    ) -> np.ndarray:
         """A[L] for all m columns in prediction mode, ``batch_size`` at a time; a fresh array.
 
         Networks the fast engine supports run through its inference plan (the same numbers,
-        tested equal); every other network through the reference layers.
+        tested equal); every other network through the reference layers. ``check_finite``:
+        A0 has not been checked for NaN/inf yet; a ValueError names the first one before any
+        result is returned (the MLP plan checks inside its first product, the others first).
         """
         self.eval()
-        A = None if self.vocab_size is not None else inference.forward(self, A0, batch_size)
+        A = None
+        if self.vocab_size is None:
+            A = inference.forward(self, A0, batch_size, check_finite=check_finite)
         if A is not None:
             return A
+        if check_finite:
+            validation.check_finite(from_engine(A0))
         m = A0.shape[-1]
         parts = [self.forward(A0[..., s : s + batch_size]) for s in range(0, m, batch_size)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
@@ -199,14 +208,15 @@ class Sequential(Chain):
         return total / m
 
     # --- the user-facing boundary (examples on the first axis) --------------------------------
-    def prepare_X(self, X: Any) -> np.ndarray:
+    def prepare_X(self, X: Any, finite: bool = True) -> np.ndarray:
         """X checked (shape, dtype, finite), standardized if the network has a Standardizer,
         in the network's dtype: (m, *input_shape), examples first. A network that reads token
-        ids takes X (m, T) integers in [0, vocab_size), kept as int64."""
+        ids takes X (m, T) integers in [0, vocab_size), kept as int64. ``finite=False`` leaves
+        the NaN/inf check to the caller (``forward_in_batches(..., check_finite=True)``)."""
         V = self.vocab_size
         if V is not None:
             return check_ids(X, self.input_shape[0] if self.input_shape else None, V)
-        X = check_X(X, self.input_shape, dtype=self.dtype)
+        X = check_X(X, self.input_shape, dtype=self.dtype, finite=finite)
         if self.standardizer is not None:
             X = self.standardizer.transform(X).astype(self.dtype, copy=False)
         return X
@@ -258,7 +268,9 @@ class Sequential(Chain):
 
     def decision_output(self, X: Any) -> np.ndarray:
         """Like predict_proba but without the fitted check (used by gradcheck and plots)."""
-        return from_engine(self.forward_in_batches(to_engine(self.prepare_X(X))))
+        # the NaN/inf check rides in the prediction's first product (fast.inference)
+        A0 = to_engine(self.prepare_X(X, finite=False))
+        return from_engine(self.forward_in_batches(A0, check_finite=True))
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels (m,) for classification (threshold 0.5 / argmax), values for regression."""
