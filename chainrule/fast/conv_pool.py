@@ -30,7 +30,7 @@ import numpy as np
 
 from chainrule.nn.im2col import conv_output_size, window_view
 
-__all__ = ["PooledConvStage", "col2im_pairs", "input_gradient"]
+__all__ = ["PooledConvStage", "col2im_pairs", "input_gradient", "weight_gradient"]
 
 
 class PooledConvStage:
@@ -129,8 +129,8 @@ class PooledConvStage:
         for k, (i1, i2) in enumerate(self._offsets()):
             np.equal(best, k, out=mask)
             np.multiply(Gp, mask, out=Gk)  # dC/dZ at offset k: nonzero at the winners only
-            # the offsets' contributions to [dC_dW | dC_db] ADD (larger dimension as rows: faster)
-            dWb += (cols[k] @ Gk.T).T if K + 1 > O else Gk @ cols[k].T
+            # the offsets' contributions to [dC_dW | dC_db] ADD
+            weight_gradient(Gk, cols[k], dWb)
             if dZ is not None:  # dC/dZ in the conv's own layout: offset k's positions
                 dZ[:, i1::pkh, i2::pkw, :] = Gk.reshape(O, poh, pow_, m)
         c.dC_dW = np.ascontiguousarray(dWb[:, :K]).reshape(c.W.shape)
@@ -159,6 +159,31 @@ class PooledConvStage:
         c = self.conv
         dXp = input_gradient(c, dZ.reshape(dZ.shape[0], -1), b["dcols"], b["dXp"], b["col2im"])
         return dXp[:, c.ph : c.ph + H, c.pw : c.pw + W, :]
+
+
+#: the longest sum one product of :func:`weight_gradient` takes when the result is small
+WEIGHT_GRADIENT_CHUNK = 4096
+
+
+def weight_gradient(dZ2: np.ndarray, cols: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out += dZ2 @ cols.T : (O, P) @ (P, K+1) -> (O, K+1), [dC_dW | dC_db] of a conv.
+
+    Two measured rules of OpenBLAS (1 thread, this machine):
+
+    * the larger of O and K+1 as the result's rows runs the long sum over P faster
+      (conv 16 -> 32: 0.79 vs 1.13 ms);
+    * a small result (O*(K+1) <= 1024 entries) with P > 4096 runs ~3x faster as several
+      products of at most 4096 terms each, summed: the first conv of the MNIST CNN,
+      (16, 6272) @ (6272, 10), 31 us in two halves instead of 89 us in one. Larger results
+      gain nothing (the same or up to 7% slower), so they stay one product.
+    """
+    O, P = dZ2.shape
+    n = -(-P // WEIGHT_GRADIENT_CHUNK) if O * cols.shape[0] <= 1024 else 1
+    step = -(-P // n)
+    for s in range(0, P, step):
+        G, X = dZ2[:, s : s + step], cols[:, s : s + step]
+        out += (X @ G.T).T if X.shape[0] > O else G @ X.T
+    return out
 
 
 def input_gradient(
