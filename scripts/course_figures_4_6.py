@@ -9,7 +9,8 @@ the library's own layers (an AssertionError stops the script when one disagrees)
 
 * chapter 4: one Dense layer's forward three ways (loops, matrix-vector, matrix-matrix), the
   linearity of backward in its seed (the learning rate folded in), and the SGD step inside the
-  GEMM (``chainrule.fast.blas.gemm_update``) against matmul + subtract;
+  GEMM (``chainrule.fast.blas.gemm_update``) against matmul + subtract, and three measured
+  surprises of section 4.7 (a scalar operand, a small product over a long sum, memory order);
 * chapter 5: the 1-D convolution worked by hand against ``chainrule.nn.conv.Conv1D`` (its input
   gradient is the full convolution of dC_dZ with the flipped kernel), batchnorm's backward node
   by node against ``chainrule.nn.batchnorm.BatchNorm.backward`` and finite differences, Bessel's
@@ -184,6 +185,61 @@ def chapter4(out: Path, small: bool) -> None:
     ax[0, 1].set_xlabel("microseconds")
     ax[0, 1].set_title("one SGD step of W (float32)")
     save(fig, out / "ch4-ways.png")
+
+
+def surprises(small: bool) -> None:
+    """Section 4.7: three one-liners whose cost is not what it looks like (1 BLAS thread)."""
+    n, B, P = (32, 128, 5000) if small else (256, 1024, 6272)
+    repeats = 20 if small else 200
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((n, B)).astype(np.float32)
+    zeros = np.zeros_like(Z)
+    relu = {
+        "np.maximum(Z, 0, out=Z)": best_time(lambda: np.maximum(Z, 0, out=Z), repeats),
+        "np.maximum(Z, zeros, out=Z)": best_time(lambda: np.maximum(Z, zeros, out=Z), repeats),
+    }
+    print(f"ReLU of a ({n}, {B}) float32 Z in place:")
+    for name, t in relu.items():
+        print(f"  {name:40s} {t * 1e6:9.1f} us")
+    G = rng.standard_normal((16, P)).astype(np.float32)  # dC/dZ of 16 channels
+    cols = rng.standard_normal((10, P)).astype(np.float32)  # a 3x3 kernel's columns and ones
+    half = P // 2
+
+    def halves() -> np.ndarray:
+        return G[:, :half] @ cols[:, :half].T + G[:, half:] @ cols[:, half:].T
+
+    with one_thread():
+        small_result = {
+            f"G @ cols.T, one product of {P} terms": best_time(lambda: G @ cols.T, repeats),
+            f"two products of {half} terms, added": best_time(halves, repeats),
+        }
+    err = float(np.max(np.abs(halves() - G @ cols.T)))
+    print(f"a (16, {P}) @ ({P}, 10) float32 product, 1 thread (max |difference| {err:.1e}):")
+    for name, t in small_result.items():
+        print(f"  {name:40s} {t * 1e6:9.1f} us")
+    C, k, h = (4, 3, 6) if small else (16, 3, 14)
+    mm = 8 if small else 32
+    dcols = rng.standard_normal((C * k * k, h * h * mm)).astype(np.float32)
+    dXp = np.zeros((C, h + k - 1, h + k - 1, mm), np.float32)
+
+    def scatter(blocks: np.ndarray, order: str) -> None:
+        dXp.fill(0)
+        for i1 in range(k):
+            for i2 in range(k):
+                block = blocks[:, i1, i2] if order == "c first" else blocks[i1, i2]
+                dXp[:, i1 : i1 + h, i2 : i2 + h, :] += block
+
+    by_c = dcols.reshape(C, k, k, h, h, mm)
+    by_offset = dcols.reshape(k, k, C, h, h, mm)
+    order = {
+        "rows (c, i1, i2): strided blocks": best_time(lambda: scatter(by_c, "c first"), repeats),
+        "rows (i1, i2, c): contiguous blocks": best_time(lambda: scatter(by_offset, "i"), repeats),
+    }
+    print(
+        f"col2im of a ({C * k * k}, {h * h * mm}) float32 dC/dcols into ({C}, {h + 2}, {h + 2}, {mm}):"
+    )
+    for name, t in order.items():
+        print(f"  {name:40s} {t * 1e6:9.1f} us")
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,6 +531,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     chapter4(args.out, args.small)
+    surprises(args.small)
     print("== chapter 5: convolutions and batch normalization ==")
     conv1d_example(args.out)
     batchnorm_example()

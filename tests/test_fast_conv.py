@@ -175,10 +175,10 @@ def test_predictions_through_the_plan_equal_the_reference(m: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("O", "K1", "P"), [(16, 10, 9000), (3, 4, 4097), (40, 30, 5000), (2, 3, 7)]
+    ("O", "K1", "P"), [(16, 10, 9000), (8, 5, 60000), (3, 4, 4097), (40, 30, 5000), (2, 3, 7)]
 )
 def test_weight_gradient_in_chunks_is_the_one_product(O: int, K1: int, P: int) -> None:
-    """Small results over long sums run as products of <= 4096 terms: the same sum."""
+    """Small results over long sums run as several shorter products: the same sum."""
     rng = np.random.default_rng(5)
     dZ2, cols = rng.standard_normal((O, P)), rng.standard_normal((K1, P))
     got = conv_pool.weight_gradient(dZ2, cols, np.zeros((O, K1)))
@@ -186,10 +186,12 @@ def test_weight_gradient_in_chunks_is_the_one_product(O: int, K1: int, P: int) -
 
 
 def test_the_mnist_cnn_with_chunked_first_layer_gradients_equals_the_reference() -> None:
-    """28 x 28 images, m = 24: the first conv's sum runs over 14*14*24 = 4704 > 4096 terms per
-    offset, so its [dC_dW | dC_db] is computed in chunks."""
-    net = lenet(channels=(4, 6), kernel_size=3, hidden=8, seed=0, dtype=F64)
+    """28 x 28 images, m = 30: the first conv's sum runs over 14*14*30 = 5880 terms per offset,
+    more than one fast product takes for its (16, 10) result, so [dC_dW | dC_db] is computed
+    in two pieces."""
+    net = lenet(channels=(16, 6), kernel_size=3, hidden=8, seed=0, dtype=F64)
+    assert 5880 > conv_pool.SMALL_PRODUCT // (16 * 10)
     rng = np.random.default_rng(6)
-    A0 = rng.random((1, 28, 28, 24))
-    Y = np.eye(10)[:, rng.integers(0, 10, 24)]
+    A0 = rng.random((1, 28, 28, 30))
+    Y = np.eye(10)[:, rng.integers(0, 10, 30)]
     _check_equal(net, A0, Y)

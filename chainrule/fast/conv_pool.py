@@ -15,11 +15,16 @@ the im2col columns of exactly those positions, cols[k] : (C*kh*kw + 1, P) with P
                reference's and PyTorch's tie rule), then A = ReLU(P) (max and ReLU commute)
     backward   G' = dC/dA [P > 0];  G_k = G' [k* == k]  (dC/dZ at offset k: the winners only)
                [dC_dW | dC_db] = sum_k G_k @ cols[k].T  (the gradients of the offsets ADD)
-               dC/dcols_k = W2.T @ G_k, sent back to the input pixels it was read from
+               dC/dZ = the G_k put back at their positions, (O, oh, ow, m); then, as the
+               reference conv: dC/dcols = W2.T @ dC/dZ, sent back to the input pixels it was
+               read from (col2im, kh*kw adds of contiguous blocks: :func:`input_gradient`)
 
 Positions a pool leaves out (odd sizes) are never computed: their dC/dZ is 0 in the reference,
-so they add nothing to any gradient. Nothing of Z's full size is stored, only P, k* (int8) and
-the columns. tests/test_fast_conv.py proves the stage equal to the reference layers.
+so they add nothing to any gradient. The forward writes nothing of Z's full size, only P, k*
+(int8) and the columns; the backward's dC/dZ and dC/dcols are full size, because one product and
+kh*kw contiguous adds measured faster than kh*kw*pkh*pkw adds with the pool's stride (conv
+16 -> 32 at m = 32: 1.1 vs 1.7 ms). tests/test_fast_conv.py proves the stage equal to the
+reference layers.
 """
 
 from __future__ import annotations
@@ -161,8 +166,11 @@ class PooledConvStage:
         return dXp[:, c.ph : c.ph + H, c.pw : c.pw + W, :]
 
 
-#: the longest sum one product of :func:`weight_gradient` takes when the result is small
-WEIGHT_GRADIENT_CHUNK = 4096
+#: the most multiply-adds of one product that NumPy's OpenBLAS (0.3.30 here) runs on its fast
+#: path for small matrices: (16, 10) results ran at ~4 ns per term of the sum up to 6,000
+#: terms (0.96e6 multiply-adds) and at ~14 ns from 6,272 (1.0e6); (32, 10), (16, 28) and
+#: (25, 6) results cross over at the same product size. Kept a little under it.
+SMALL_PRODUCT = 900_000
 
 
 def weight_gradient(dZ2: np.ndarray, cols: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -172,13 +180,15 @@ def weight_gradient(dZ2: np.ndarray, cols: np.ndarray, out: np.ndarray) -> np.nd
 
     * the larger of O and K+1 as the result's rows runs the long sum over P faster
       (conv 16 -> 32: 0.79 vs 1.13 ms);
-    * a small result (O*(K+1) <= 1024 entries) with P > 4096 runs ~3x faster as several
-      products of at most 4096 terms each, summed: the first conv of the MNIST CNN,
-      (16, 6272) @ (6272, 10), 31 us in two halves instead of 89 us in one. Larger results
-      gain nothing (the same or up to 7% slower), so they stay one product.
+    * a small result over a long sum runs ~3x faster as several products of at most
+      :data:`SMALL_PRODUCT` multiply-adds each, added: the first conv of the MNIST CNN,
+      (16, 6272) @ (6272, 10), takes 31 us in two halves instead of 89 us in one. Where the
+      pieces would be shorter than 1,024 terms (larger results: conv 16 -> 32's is (32, 145))
+      the calls cost more than they save, and the product stays whole.
     """
     O, P = dZ2.shape
-    n = -(-P // WEIGHT_GRADIENT_CHUNK) if O * cols.shape[0] <= 1024 else 1
+    longest = SMALL_PRODUCT // (O * cols.shape[0])  # terms per product on the fast path
+    n = -(-P // longest) if 1024 <= longest < P else 1
     step = -(-P // n)
     for s in range(0, P, step):
         G, X = dZ2[:, s : s + step], cols[:, s : s + step]
