@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.fast import conv_pool
+from chainrule.fast.blas import SMALL_PRODUCT
 from chainrule.fast.conv import ConvPlan, why_not_conv_plan
 from chainrule.model.cnn import cnn1d, lenet
 
@@ -190,7 +191,7 @@ def test_the_mnist_cnn_with_chunked_first_layer_gradients_equals_the_reference()
     more than one fast product takes for its (16, 10) result, so [dC_dW | dC_db] is computed
     in two pieces."""
     net = lenet(channels=(16, 6), kernel_size=3, hidden=8, seed=0, dtype=F64)
-    assert 5880 > conv_pool.SMALL_PRODUCT // (16 * 10)
+    assert 5880 > SMALL_PRODUCT // (16 * 10)
     rng = np.random.default_rng(6)
     A0 = rng.random((1, 28, 28, 30))
     Y = np.eye(10)[:, rng.integers(0, 10, 30)]

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.fast.blas import small_product_step
 from chainrule.nn.im2col import conv_output_size, window_view
 
 __all__ = ["PooledConvStage", "col2im_pairs", "input_gradient", "weight_gradient"]
@@ -166,13 +167,6 @@ class PooledConvStage:
         return dXp[:, c.ph : c.ph + H, c.pw : c.pw + W, :]
 
 
-#: the most multiply-adds of one product that NumPy's OpenBLAS (0.3.30 here) runs on its fast
-#: path for small matrices: (16, 10) results ran at ~4 ns per term of the sum up to 6,000
-#: terms (0.96e6 multiply-adds) and at ~14 ns from 6,272 (1.0e6); (32, 10), (16, 28) and
-#: (25, 6) results cross over at the same product size. Kept a little under it.
-SMALL_PRODUCT = 900_000
-
-
 def weight_gradient(dZ2: np.ndarray, cols: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out += dZ2 @ cols.T : (O, P) @ (P, K+1) -> (O, K+1), [dC_dW | dC_db] of a conv.
 
@@ -181,15 +175,13 @@ def weight_gradient(dZ2: np.ndarray, cols: np.ndarray, out: np.ndarray) -> np.nd
     * the larger of O and K+1 as the result's rows runs the long sum over P faster
       (conv 16 -> 32: 0.79 vs 1.13 ms);
     * a small result over a long sum runs ~3x faster as several products of at most
-      :data:`SMALL_PRODUCT` multiply-adds each, added: the first conv of the MNIST CNN,
+      :data:`chainrule.fast.blas.SMALL_PRODUCT` multiply-adds each, added: the first conv of the MNIST CNN,
       (16, 6272) @ (6272, 10), takes 31 us in two halves instead of 89 us in one. Where the
       pieces would be shorter than 1,024 terms (larger results: conv 16 -> 32's is (32, 145))
       the calls cost more than they save, and the product stays whole.
     """
     O, P = dZ2.shape
-    longest = SMALL_PRODUCT // (O * cols.shape[0])  # terms per product on the fast path
-    n = -(-P // longest) if 1024 <= longest < P else 1
-    step = -(-P // n)
+    step = small_product_step(P, O * cols.shape[0], minimum=1024)
     for s in range(0, P, step):
         G, X = dZ2[:, s : s + step], cols[:, s : s + step]
         out += (X @ G.T).T if X.shape[0] > O else G @ X.T
