@@ -196,3 +196,12 @@ def test_the_mnist_cnn_with_chunked_first_layer_gradients_equals_the_reference()
     A0 = rng.random((1, 28, 28, 30))
     Y = np.eye(10)[:, rng.integers(0, 10, 30)]
     _check_equal(net, A0, Y)
+
+
+def test_small_product_step_cuts_only_where_the_pieces_stay_long() -> None:
+    from chainrule.fast.blas import small_product_step
+
+    assert small_product_step(6272, 16 * 10, minimum=1024) == 3136  # 2 pieces of <= 5625
+    assert small_product_step(25088, 16 * 10, minimum=1024) == 5018  # 5 pieces
+    assert small_product_step(5000, 16 * 10, minimum=1024) == 5000  # one product is small
+    assert small_product_step(1568, 32 * 145, minimum=1024) == 1568  # pieces would be < 1024
