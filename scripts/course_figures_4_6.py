@@ -189,7 +189,7 @@ def chapter4(out: Path, small: bool) -> None:
 
 def surprises(small: bool) -> None:
     """Section 4.7: three one-liners whose cost is not what it looks like (1 BLAS thread)."""
-    n, B, P = (32, 128, 5000) if small else (256, 1024, 6272)
+    n, B, P = (32, 128, 6272) if small else (256, 1024, 6272)
     repeats = 20 if small else 200
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((n, B)).astype(np.float32)
@@ -217,26 +217,47 @@ def surprises(small: bool) -> None:
     print(f"a (16, {P}) @ ({P}, 10) float32 product, 1 thread (max |difference| {err:.1e}):")
     for name, t in small_result.items():
         print(f"  {name:40s} {t * 1e6:9.1f} us")
-    C, k, h = (4, 3, 6) if small else (16, 3, 14)
-    mm = 8 if small else 32
-    dcols = rng.standard_normal((C * k * k, h * h * mm)).astype(np.float32)
+    # conv 16 -> 32 (3x3, padding 1) on 14 x 14 maps, then a 2x2 pool: dC/dA_prev two ways
+    C, O, k, h, mm = (4, 8, 3, 6, 8) if small else (16, 32, 3, 14, 32)
+    ph = h // 2
+    P = ph * ph * mm
+    W2T = rng.standard_normal((C * k * k, O)).astype(np.float32)  # rows (c, i1, i2)
+    Gk = [rng.standard_normal((O, P)).astype(np.float32) for _ in range(4)]  # per offset
+    offsets = [(0, 0), (0, 1), (1, 0), (1, 1)]
     dXp = np.zeros((C, h + k - 1, h + k - 1, mm), np.float32)
 
-    def scatter(blocks: np.ndarray, order: str) -> None:
+    def offset_by_offset() -> np.ndarray:
+        dXp.fill(0)
+        for g, (o1, o2) in zip(Gk, offsets):
+            blocks = (W2T @ g).reshape(C, k, k, ph, ph, mm)  # dC/dcols of offset (o1, o2)
+            for i1 in range(k):
+                for i2 in range(k):  # conv row 2*py + o1 read input row 2*py + o1 + i1
+                    dXp[:, o1 + i1 : o1 + i1 + h - 1 : 2, o2 + i2 : o2 + i2 + h - 1 : 2] += blocks[
+                        :, i1, i2
+                    ]
+        return dXp.copy()
+
+    dZ = np.zeros((O, h, h, mm), np.float32)
+
+    def one_product() -> np.ndarray:
+        for g, (o1, o2) in zip(Gk, offsets):
+            dZ[:, o1::2, o2::2] = g.reshape(O, ph, ph, mm)  # dC/dZ in the conv's layout
+        blocks = (W2T @ dZ.reshape(O, -1)).reshape(C, k, k, h, h, mm)
         dXp.fill(0)
         for i1 in range(k):
             for i2 in range(k):
-                block = blocks[:, i1, i2] if order == "c first" else blocks[i1, i2]
-                dXp[:, i1 : i1 + h, i2 : i2 + h, :] += block
+                dXp[:, i1 : i1 + h, i2 : i2 + h] += blocks[:, i1, i2]
+        return dXp.copy()
 
-    by_c = dcols.reshape(C, k, k, h, h, mm)
-    by_offset = dcols.reshape(k, k, C, h, h, mm)
-    order = {
-        "rows (c, i1, i2): strided blocks": best_time(lambda: scatter(by_c, "c first"), repeats),
-        "rows (i1, i2, c): contiguous blocks": best_time(lambda: scatter(by_offset, "i"), repeats),
-    }
+    err = float(np.max(np.abs(offset_by_offset() - one_product())))
+    with one_thread():
+        order = {
+            f"4 products, {4 * k * k} strided adds": best_time(offset_by_offset, repeats // 4),
+            f"1 product, {k * k} contiguous adds": best_time(one_product, repeats // 4),
+        }
     print(
-        f"col2im of a ({C * k * k}, {h * h * mm}) float32 dC/dcols into ({C}, {h + 2}, {h + 2}, {mm}):"
+        f"dC/dA_prev of a conv {C} -> {O} ({k}x{k}) and its 2x2 pool, m = {mm}, 1 thread "
+        f"(max |difference| {err:.1e}):"
     )
     for name, t in order.items():
         print(f"  {name:40s} {t * 1e6:9.1f} us")

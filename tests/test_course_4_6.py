@@ -47,6 +47,8 @@ def test_the_figure_script_runs_small(tmp_path: Path) -> None:
     assert "dC_dx = [2.0, -3.0, 5.0, -2.0]" in out
     assert "dC_dx = [0.8854, -0.506, -2.0239, 1.6444]" in out
     assert "P = [[1.0, 0.0, 0.0], [0.6698, 0.3302, 0.0], [0.2483, 0.2483, 0.5035]]" in out
+    for line in ("np.maximum(Z, zeros, out=Z)", "two products of 3136 terms", "9 contiguous adds"):
+        assert line in out, line  # section 4.7's three measurements
 
 
 def test_the_committed_figures_exist() -> None:
