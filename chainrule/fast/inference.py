@@ -1,4 +1,4 @@
-"""Prediction through a supported network with buffers allocated once per call.
+"""Prediction through a supported network, in buffers kept between calls.
 
 ``forward(net, A0, batch_size)`` returns A[L] for all m columns, the same numbers as the
 reference layers' forward in prediction mode, or None when the network is not one the fast
@@ -85,7 +85,8 @@ def forward(
 
 class _BufferSet:
     """For one batch size B: every layer's Z (n[l], B), zeros as large as the largest Z (ReLU's
-    other operand) and, once prepared, the products Z[l] += W[l] @ A[l-1] of layers 2..L.
+    other operand), ones for the column sums of the NaN/inf check and, once prepared, the
+    products Z[l] += W[l] @ A[l-1] of layers 2..L.
 
     :meth:`affine` computes Z = W @ A + b by copying b into Z and letting the GEMM add the
     product to it (beta = 1, :mod:`chainrule.fast.blas`): one write of Z instead of the
