@@ -53,18 +53,23 @@ def test_two_threads_predicting_with_one_network_do_not_mix_their_numbers() -> N
         np.testing.assert_allclose(P, R, rtol=1e-13)
 
 
-def test_kept_products_follow_weights_changed_in_place_or_replaced() -> None:
-    """The prepared products of layers 2..L hold W's address: a W updated in place is read
-    as it is now, and a W replaced by a new array is prepared again (never the stale one)."""
+def test_kept_shifts_follow_weights_and_biases_changed_in_place_or_replaced() -> None:
+    """The plan keeps -e[l] of every hidden ReLU layer between calls: a W or b updated in
+    place, or replaced by a new array, changes e[l], and the next prediction uses the new one
+    (never a stale shift)."""
     net = _net()
     X = np.random.default_rng(2).standard_normal((8, 6))
-    net.predict_proba(X)  # prepares the products
-    dense = net.layers[2]
-    dense.W *= -2.0  # in place
-    np.testing.assert_allclose(net.predict_proba(X), _reference(net, X), rtol=1e-13)
-    dense.W = np.ascontiguousarray(dense.W[:, ::-1])  # a new array
-    dense.b = dense.b + 1.0
-    np.testing.assert_allclose(net.predict_proba(X), _reference(net, X), rtol=1e-13)
+    net.predict_proba(X)  # keeps the shifts
+    first, second = net.layers[0], net.layers[2]
+    for change in (
+        lambda: first.b.__iadd__(0.5),  # the shifted layer's own bias, in place
+        lambda: first.W.__imul__(-2.0),  # its weights do not enter e[1], but Z' changes
+        lambda: second.W.__imul__(-2.0),  # e[2] = b[2] + W[2] @ e[1]
+        lambda: setattr(first, "b", first.b - 1.0),  # a new array
+        lambda: setattr(second, "W", np.ascontiguousarray(second.W[:, ::-1])),
+    ):
+        change()
+        np.testing.assert_allclose(net.predict_proba(X), _reference(net, X), rtol=1e-13)
 
 
 def test_relu_prediction_keeps_nan_and_inf_from_the_weights() -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from chainrule import validation
 from chainrule.data.layout import from_engine
 from chainrule.fast.activations import activate_
-from chainrule.fast.blas import GemmUpdate, direct_blas_available, gemm_update
+from chainrule.fast.blas import direct_blas_available
 from chainrule.fast.conv import ConvPlan, why_not_conv_plan
 from chainrule.fast.support import mlp_blocks
 
@@ -34,15 +34,28 @@ def forward(
 ) -> np.ndarray | None:
     """A[L] : (n[L], m) from A[0] : (n[0], m), ``batch_size`` columns at a time; a fresh array.
 
+    **The biases of ReLU layers ride in the ReLU.** With Z'[l] = W[l] @ A[l-1] (no bias) and
+    e[l] the bias, A[l] = max(Z'[l] + e[l], 0) = max(Z'[l], -e[l]) + e[l]. The plan keeps
+    A'[l] = A[l] - e[l] = max(Z'[l], -e[l]): one pass, against an array -e[l] it keeps
+    (np.maximum needs an array operand anyway: against a scalar 0 it is 3.7x slower). The shift goes on
+    into the next layer: W[l+1] @ A[l] + b[l+1] = W[l+1] @ A'[l] + (b[l+1] + W[l+1] @ e[l]), so
+    its effective bias is e[l+1] = b[l+1] + W[l+1] @ e[l] (a matrix-vector product per call).
+    The products are plain GEMMs, and no pass over any hidden Z adds a bias (copying b into Z
+    before a beta = 1 GEMM, the way before, costs a write and a read of every Z). On the
+    784-256-128-10 MLP at B = 1024, both ways in one process, interleaved, while the VM's
+    memory was busy: predict_proba's time over the three products alone 1.152-1.185 against
+    1.196-1.198. The last layer adds its e[L] and applies its activation.
+    The results are the reference's up to rounding (tests/test_fast_path.py, float64 1e-13).
+
     ``check_finite``: A0 is unchecked, and a NaN or inf in it raises the ValueError of
     :func:`chainrule.validation.check_finite` (naming the first one) before anything is
-    returned. The MLP plan reads that off its first product instead of a pass over X: with
-    Z[1] = W[1] @ A[0] + b[1], a NaN or inf in column j of A[0] makes every Z[1][i, j] NaN or
-    inf (inf * w = +-inf, inf * 0 = NaN, inf - inf = NaN), so the column sums 1 @ Z[1] are
-    finite exactly when X is, unless Z itself overflows or a weight is NaN; only then is X
-    scanned, and a finite X goes on as the reference would. On the 784-256-128-10 MLP at B =
-    1024 that check costs a 1 MB pass in cache instead of 3 MB from memory (~3% of the call).
-    Other networks, and a BLAS other than NumPy's OpenBLAS, scan X first.
+    returned. The MLP plan reads that off its first product instead of a pass over X: a NaN or
+    inf in column j of A[0] makes every Z'[1][i, j] NaN or inf (inf * w = +-inf, inf * 0 =
+    NaN, inf - inf = NaN), so the column sums 1 @ Z'[1] are finite exactly when X is, unless
+    the product overflows or a weight is NaN; only then is X scanned, and a finite X goes on
+    as the reference would. On that MLP the check costs a 1 MB pass in cache instead of 3 MB
+    from memory (~3% of the call). Other networks, and a BLAS other than NumPy's OpenBLAS (the
+    rule needs a BLAS that multiplies every term), scan X first.
     """
     blocks = mlp_blocks(net)
     if isinstance(blocks, str) or A0.ndim != 2:
@@ -54,6 +67,7 @@ def forward(
     in_product = check_finite and direct_blas_available()
     if check_finite and not in_product:
         validation.check_finite(from_engine(A0))
+    biases = _effective_biases(blocks)
     m = A0.shape[1]
     dtype = blocks[0][0].W.dtype
     out = np.empty((blocks[-1][0].n_out, m), dtype=dtype)
@@ -62,19 +76,24 @@ def forward(
     mine = cache.lock.acquire(blocking=False)
     try:
         for s in range(0, m, batch_size):
-            A = A0[:, s : s + batch_size]  # (n[0], B)
+            A = A0[:, s : s + batch_size]  # (n[0], B): A'[0] = A[0], no shift
             B = A.shape[1]
             bufs = cache.get(blocks, B, dtype) if mine else _BufferSet(blocks, B, dtype)
-            for l, (dense, act) in enumerate(blocks):
-                Z = bufs.affine(l, dense, A)  # W @ A + b : (n[l], B)
+            for l, ((dense, act), e) in enumerate(zip(blocks, biases)):
+                Z = bufs.Z[l]
+                # OpenBLAS's kernels can leave a spurious FE_INVALID flag on finite operands
+                # (numpy/numpy#24067, OpenMathLib/OpenBLAS#1924; seen here once in ~10 runs
+                # of the suite). A product of finite arrays turns NaN only through an inf,
+                # which the overflow check still reports, so ignoring "invalid" hides nothing.
+                with np.errstate(invalid="ignore"):
+                    np.matmul(dense.W, A, out=Z)  # Z' = W @ A' : (n[l], n[l-1]) @ (n[l-1], B)
                 if l == 0 and in_product and not bufs.columns_finite(Z):
                     validation.check_finite(from_engine(A0))  # raises, naming X's first NaN
                     in_product = False  # X is finite: Z overflowed, as the reference's would
-                if act == "relu":  # one pass, no mask: prediction has no backward to feed
-                    # maximum against an array of zeros: NumPy's loop for a scalar 0 took 3x
-                    # longer (97 vs 31 us on a (256, 1024) float32 Z)
-                    A = np.maximum(Z, bufs.zeros_like(Z), out=Z)
+                if _shifted(blocks, l):  # A' = A - e = max(Z', -e): the bias rides in ReLU
+                    A = np.maximum(Z, bufs.minus(l, e), out=Z)
                 else:
+                    Z += e  # (n[l], 1) broadcast over B: Z = Z' + e
                     A = activate_(act, Z, None)  # in place: A[l] is Z's buffer
             out[:, s : s + B] = A
     finally:
@@ -83,56 +102,48 @@ def forward(
     return out
 
 
-class _BufferSet:
-    """For one batch size B: every layer's Z (n[l], B), zeros as large as the largest Z (ReLU's
-    other operand), ones for the column sums of the NaN/inf check and, once prepared, the
-    products Z[l] += W[l] @ A[l-1] of layers 2..L.
+def _shifted(blocks: list[tuple[Any, str]], l: int) -> bool:
+    """True for a hidden ReLU layer, whose output the plan keeps as A' = A - e (see forward)."""
+    return blocks[l][1] == "relu" and l < len(blocks) - 1
 
-    :meth:`affine` computes Z = W @ A + b by copying b into Z and letting the GEMM add the
-    product to it (beta = 1, :mod:`chainrule.fast.blas`): one write of Z instead of the
-    product's write plus a read-add-write pass for the bias. On the 784-256-128-10 MLP at
-    B = 1024 the bias adds cost ~4% of the three products, the copies ~1%. A prepared product
-    (:class:`~chainrule.fast.blas.GemmUpdate`) costs ~2 us of Python instead of ~11 for
-    :func:`~chainrule.fast.blas.gemm_update`'s checks; layer 1's input is the caller's array,
-    new at every call, so it goes through those checks. Without the direct BLAS: the product,
-    then the bias.
-    """
+
+def _effective_biases(blocks: list[tuple[Any, str]]) -> list[np.ndarray]:
+    """e[l] : (n[l], 1) for every layer: b[l], plus W[l] @ e[l-1] after a shifted layer."""
+    biases: list[np.ndarray] = []
+    for l, (dense, _) in enumerate(blocks):
+        e = dense.b
+        if l > 0 and _shifted(blocks, l - 1):
+            with np.errstate(invalid="ignore"):  # the FE_INVALID flag above
+                e = e + dense.W @ biases[-1]  # (n[l], 1) + (n[l], n[l-1]) @ (n[l-1], 1)
+        biases.append(e)
+    return biases
+
+
+class _BufferSet:
+    """For one batch size B: every layer's Z (n[l], B), ones for the column sums of the NaN/inf
+    check, and for each shifted layer -e[l] as an (n[l], B) array with the e[l] it was made
+    from (made again only when e[l] changes, e.g. after training)."""
 
     def __init__(self, blocks: list[tuple[Any, str]], B: int, dtype: np.dtype) -> None:
         sizes = [dense.n_out for dense, _ in blocks]
         self.Z = [np.zeros((n, B), dtype=dtype) for n in sizes]
-        self.zeros = np.zeros(max(sizes) * B, dtype)
         self.ones = np.ones(max(sizes), dtype)
-        self.products: list[GemmUpdate | None] = [None] * len(blocks)
+        self.shifts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def zeros_like(self, Z: np.ndarray) -> np.ndarray:
-        return self.zeros[: Z.size].reshape(Z.shape)
+    def minus(self, l: int, e: np.ndarray) -> np.ndarray:
+        """-e[l] broadcast to (n[l], B), kept while e[l] stays the same."""
+        kept = self.shifts.get(l)
+        if kept is None or not np.array_equal(kept[0], e):
+            minus_e = np.empty_like(self.Z[l])
+            np.negative(np.broadcast_to(e, minus_e.shape), out=minus_e)
+            kept = self.shifts[l] = (e.copy(), minus_e)
+        return kept[1]
 
     def columns_finite(self, Z: np.ndarray) -> bool:
         """True when every column sum 1 @ Z : (B,) is finite (one BLAS pass over Z)."""
         with np.errstate(over="ignore", invalid="ignore"):
             sums = self.ones[: Z.shape[0]] @ Z  # (n,) @ (n, B)
         return bool(np.isfinite(sums).all())
-
-    def affine(self, l: int, dense: Any, A: np.ndarray) -> np.ndarray:
-        """Z[l] = W @ A + b : (n[l], n[l-1]) @ (n[l-1], B) + (n[l], 1), into Z[l]'s buffer."""
-        Z = self.Z[l]
-        # OpenBLAS's kernels can leave a spurious FE_INVALID flag on finite operands
-        # (numpy/numpy#24067, OpenMathLib/OpenBLAS#1924; seen here once in ~10 runs of the
-        # suite). A product of finite arrays turns NaN only through an inf, which the overflow
-        # check still reports, so ignoring "invalid" here hides nothing.
-        with np.errstate(invalid="ignore"):
-            if not direct_blas_available():
-                np.matmul(dense.W, A, out=Z)
-                Z += dense.b
-                return Z
-            np.copyto(Z, dense.b)  # (n[l], 1) broadcast over B
-            if l == 0:
-                return gemm_update(Z, dense.W, A, 1.0)
-            product = self.products[l]
-            if product is None or not product.matches(Z, dense.W, A):  # e.g. W replaced
-                product = self.products[l] = GemmUpdate(Z, dense.W, A, 1.0)
-            return product.run()
 
 
 class _NetBuffers:
