@@ -18,7 +18,9 @@ contender, see ``timed()``) with the same thread count for all:
 * with ``--blas-ab``: the fast engine's epoch with the fused SGD step through
   ``scipy.linalg.blas`` vs through NumPy's own OpenBLAS via ctypes (see docs/performance.md)
 * chainrule inference samples/s / PyTorch's, batches of 1024 (predict_proba vs softmax(model(x)))
-* chainrule's inference time / the GEMM-only floor's (the three forward products alone)
+* chainrule's inference time / the GEMM-only floor's (the three forward products alone, made
+  the way the inference plan makes them; the examples-last order of earlier plans is timed too),
+  ``--infer-rounds`` inference rounds per training round
 * peak RSS of a training process / PyTorch's: two fresh subprocesses that load the same .npy
   data and train one epoch; each reports its own ru_maxrss
 
@@ -261,13 +263,34 @@ class GemmOnly:
             mm(Z1, A0.T, out=dW[0])
         return time.perf_counter() - t0
 
-    def infer(self, Xt: np.ndarray) -> float:
+    def infer(self, Xt: np.ndarray, examples_last: bool = False) -> float:
         """Samples/s of the three forward products alone at batch 1024, into reused outputs:
-        inference's floor (bias, ReLU and softmax are the rest)."""
-        bufs: dict[int, list[np.ndarray]] = {}
+        inference's floor (bias, ReLU and softmax are the rest). By default the very products
+        chainrule's inference plan makes (``chainrule.fast.inference``): each hidden layer's
+        Z.T = A.T @ W.T into a (B, n) buffer, the output's Z = W @ A into (n[L], B).
+        ``examples_last``: Z = W @ A into (n, B) for every layer, the plan's order before the
+        eighth session (slower with OpenBLAS on these shapes; printed for the record)."""
+        W1, W2, W3 = self.W
+        B = INFER_BATCH
+        if examples_last:
+            Z = [np.zeros((k, B), np.float32) for k in SIZES[1:]]
+        else:
+            Z = [np.zeros((B, SIZES[1]), np.float32), np.zeros((B, SIZES[2]), np.float32)]
+            Z.append(np.zeros((SIZES[3], B), np.float32))
+        mm = np.matmul
         t0 = time.perf_counter()
-        for s in range(0, len(Xt), INFER_BATCH):
-            self._forward(Xt[s : s + INFER_BATCH].T, bufs)
+        for s in range(0, len(Xt), B):
+            X = Xt[s : s + B]  # (B, 784): A0 = X.T
+            if len(X) < B:  # the last, shorter batch
+                Z = [z[: len(X)] if z.shape[0] == B else z[:, : len(X)] for z in Z]
+            if examples_last:
+                mm(W1, X.T, out=Z[0])
+                mm(W2, Z[0], out=Z[1])
+                mm(W3, Z[1], out=Z[2])
+            else:
+                mm(X, W1.T, out=Z[0])  # Z1.T = A0.T @ W1.T
+                mm(Z[0], W2.T, out=Z[1])  # Z2.T = A1.T @ W2.T
+                mm(W3, Z[1].T, out=Z[2])  # Z3 = W3 @ A2
         return len(Xt) / (time.perf_counter() - t0)
 
     def _forward(self, A0: np.ndarray, bufs: dict[int, list[np.ndarray]]) -> list[np.ndarray]:
@@ -426,6 +449,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", type=int, default=60000)
     p.add_argument("--rss-repeats", type=int, default=2)
     p.add_argument(
+        "--infer-rounds",
+        type=int,
+        default=6,
+        help="inference rounds per training round, each contender in a rotated order (default 6)",
+    )
+    p.add_argument(
         "--warm",
         type=int,
         default=1,
@@ -496,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             "chainrule": lambda: cr.infer(Xt),
             "torch": lambda: tor.infer(Xt),
             "gemm": lambda: gemm.infer(Xt),
+            "gemm examples-last": lambda: gemm.infer(Xt, examples_last=True),
         }
         for fn in (*contenders.values(), *infer.values()):  # warm-up round, not counted
             fn()
@@ -507,11 +537,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in order:
                 cool_down(args.pause)
                 times[name].append(timed(contenders[name], args.warm))
-            for name in (
-                ["chainrule", "torch", "gemm"] if r % 2 == 0 else ["gemm", "torch", "chainrule"]
-            ):
-                cool_down(args.pause)
-                rates[name].append(timed(infer[name], args.warm))
+            for k in range(args.infer_rounds):  # inference is quick: more rounds, rotated
+                inames = list(infer)
+                shift = (r * args.infer_rounds + k) % len(inames)
+                for name in inames[shift:] + inames[:shift]:
+                    cool_down(args.pause)
+                    rates[name].append(timed(infer[name], args.warm))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()))
         flops = GemmOnly(X).flops()
     rss = measure_rss(X, y, T, args.rss_repeats)
@@ -536,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
         "chainrule / PyTorch inference samples/s": ratio_stats(rates["chainrule"], rates["torch"]),
         # time per sample = 1 / rate: chainrule's time over the GEMM-only floor's
         "chainrule / GEMM-only inference time": ratio_stats(rates["gemm"], rates["chainrule"]),
+        "GEMM-only examples-last / plan's order time": ratio_stats(
+            rates["gemm"], rates["gemm examples-last"]
+        ),
         "chainrule / PyTorch peak training RSS": ratio_stats(rss["chainrule"], rss["torch"]),
         "progress reporting on / off epoch time": ratio_stats(
             times["chainrule verbose"], times["chainrule"]

@@ -28,11 +28,14 @@ __all__ = ["activate_", "derivative_", "softmax_"]
 
 
 def activate_(name: str, Z: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """A = g(Z), overwriting Z : (n, B). ``mask`` (n, B) receives [Z > 0] for ReLU."""
+    """A = g(Z), overwriting Z : (n, B). ``mask`` (n, B) receives [Z > 0] for ReLU; None
+    (prediction: no backward pass will need it) computes max(Z, 0) without one."""
     if name == "relu":
-        assert mask is not None
-        np.greater(Z, 0, out=mask)  # 0.0 / 1.0
-        Z *= mask
+        if mask is None:
+            np.maximum(Z, 0, out=Z)
+        else:
+            np.greater(Z, 0, out=mask)  # 0.0 / 1.0
+            Z *= mask
     elif name == "tanh":
         np.tanh(Z, out=Z)
     elif name == "sigmoid":

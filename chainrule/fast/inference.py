@@ -34,30 +34,39 @@ def forward(
 ) -> np.ndarray | None:
     """A[L] : (n[L], m) from A[0] : (n[0], m), ``batch_size`` columns at a time; a fresh array.
 
+    **Hidden layers are computed examples-first in memory.** The math is the notebook's,
+    Z[l] = W[l] @ A[l-1] : (n[l], B), but each hidden Z[l] lives in a (B, n[l]) buffer Z.T,
+    filled by the same product read the other way round: Z.T = A.T @ W.T. A[0] = X.T arrives
+    as X's rows, so A[0].T is X itself, contiguous, and BLAS reads every operand without a
+    copy either way; OpenBLAS is simply faster this way round on these shapes (784-256-128-10
+    at B = 1024, interleaved: the three products in 0.82-0.92 of the time of W @ A into
+    (n, B) buffers). The output layer's Z[L] stays (n[L], B) for its softmax over axis 0.
+
     **The biases of ReLU layers ride in the ReLU.** With Z'[l] = W[l] @ A[l-1] (no bias) and
     e[l] the bias, A[l] = max(Z'[l] + e[l], 0) = max(Z'[l], -e[l]) + e[l]. The plan keeps
-    A'[l] = A[l] - e[l] = max(Z'[l], -e[l]): one pass, against an array -e[l] it keeps
-    (np.maximum needs an array operand anyway: against a scalar 0 it is 3.7x slower). The shift goes on
+    A'[l] = A[l] - e[l] = max(Z'[l], -e[l]): one pass, in which -e[l] is a kept row of n[l]
+    numbers broadcast over the B rows of Z.T (it stays in L1: against an (n, B) array the pass
+    also reads 1 MB more; against a scalar 0, np.maximum is 3.7x slower). The shift goes on
     into the next layer: W[l+1] @ A[l] + b[l+1] = W[l+1] @ A'[l] + (b[l+1] + W[l+1] @ e[l]), so
     its effective bias is e[l+1] = b[l+1] + W[l+1] @ e[l] (a matrix-vector product per call).
-    The products are plain GEMMs, and no pass over any hidden Z adds a bias (copying b into Z
-    before a beta = 1 GEMM, the way before, costs a write and a read of every Z). On the
-    784-256-128-10 MLP at B = 1024, both ways in one process, interleaved, while the VM's
-    memory was busy: predict_proba's time over the three products alone 1.152-1.185 against
-    1.196-1.198. The last layer adds its e[L] and applies its activation.
-    The results are the reference's up to rounding (tests/test_fast_path.py, float64 1e-13).
+    The products are plain GEMMs, and no pass over any hidden Z adds a bias. The last layer
+    adds its e[L] and applies its activation. The results are the reference's up to rounding
+    (tests/test_fast_path.py, float64 1e-13).
 
     ``check_finite``: A0 is unchecked, and a NaN or inf in it raises the ValueError of
     :func:`chainrule.validation.check_finite` (naming the first one) before anything is
     returned. The MLP plan reads that off its first product instead of a pass over X: a NaN or
     inf in column j of A[0] makes every Z'[1][i, j] NaN or inf (inf * w = +-inf, inf * 0 =
-    NaN, inf - inf = NaN), so the column sums 1 @ Z'[1] are finite exactly when X is, unless
+    NaN, inf - inf = NaN), so ONE row, Z'[1][0, :] : (B,), is finite exactly when X is, unless
     the product overflows or a weight is NaN; only then is X scanned, and a finite X goes on
-    as the reference would. On that MLP the check costs a 1 MB pass in cache instead of 3 MB
-    from memory (~3% of the call). Other networks, and a BLAS other than NumPy's OpenBLAS (the
-    rule needs a BLAS that multiplies every term), scan X first.
+    as the reference would. The check reads B numbers instead of X's 3 MB. Other networks,
+    and a BLAS other than NumPy's OpenBLAS (the rule needs a BLAS that multiplies every
+    term), scan X first.
     """
-    blocks = mlp_blocks(net)
+    cache = _BUFFERS.get(net)
+    if cache is None:
+        cache = _BUFFERS[net] = _NetBuffers()
+    blocks, shifted = cache.blocks(net)
     if isinstance(blocks, str) or A0.ndim != 2:
         if A0.ndim >= 3 and why_not_conv_plan(net) is None:
             if check_finite:
@@ -67,83 +76,99 @@ def forward(
     in_product = check_finite and direct_blas_available()
     if check_finite and not in_product:
         validation.check_finite(from_engine(A0))
-    biases = _effective_biases(blocks)
+    biases = _effective_biases(blocks, shifted)
     m = A0.shape[1]
     dtype = blocks[0][0].W.dtype
     out = np.empty((blocks[-1][0].n_out, m), dtype=dtype)
-    cache = _BUFFERS.setdefault(net, _NetBuffers())
     # the net's kept buffers, unless another thread is predicting with them right now
     mine = cache.lock.acquire(blocking=False)
+    last = len(blocks) - 1
     try:
         for s in range(0, m, batch_size):
             A = A0[:, s : s + batch_size]  # (n[0], B): A'[0] = A[0], no shift
             B = A.shape[1]
             bufs = cache.get(blocks, B, dtype) if mine else _BufferSet(blocks, B, dtype)
             for l, ((dense, act), e) in enumerate(zip(blocks, biases)):
-                Z = bufs.Z[l]
                 # OpenBLAS's kernels can leave a spurious FE_INVALID flag on finite operands
                 # (numpy/numpy#24067, OpenMathLib/OpenBLAS#1924; seen here once in ~10 runs
                 # of the suite). A product of finite arrays turns NaN only through an inf,
                 # which the overflow check still reports, so ignoring "invalid" hides nothing.
-                with np.errstate(invalid="ignore"):
-                    np.matmul(dense.W, A, out=Z)  # Z' = W @ A' : (n[l], n[l-1]) @ (n[l-1], B)
-                if l == 0 and in_product and not bufs.columns_finite(Z):
+                if l < last:
+                    Zt = bufs.Zt[l]  # (B, n[l]): Z.T, examples first in memory
+                    with np.errstate(invalid="ignore"):
+                        np.matmul(A.T, dense.W.T, out=Zt)  # Z.T = A.T @ W.T : (B, n[l])
+                    Z = Zt.T  # Z' : (n[l], B), the notebook's orientation (a view)
+                else:  # one batch: the last layer writes the fresh result itself, no copy
+                    Z = out if B == m else bufs.Z_out
+                    with np.errstate(invalid="ignore"):
+                        np.matmul(dense.W, A, out=Z)  # Z' = W @ A' : (n[L], B)
+                if l == 0 and in_product and not bool(np.isfinite(Z[0]).all()):
                     validation.check_finite(from_engine(A0))  # raises, naming X's first NaN
                     in_product = False  # X is finite: Z overflowed, as the reference's would
-                if _shifted(blocks, l):  # A' = A - e = max(Z', -e): the bias rides in ReLU
-                    A = np.maximum(Z, bufs.minus(l, e), out=Z)
-                else:
-                    Z += e  # (n[l], 1) broadcast over B: Z = Z' + e
-                    A = activate_(act, Z, None)  # in place: A[l] is Z's buffer
-            out[:, s : s + B] = A
+                if shifted[l]:  # A'.T = max(Z'.T, -e.T): the bias rides in the ReLU
+                    A = np.maximum(Zt, bufs.minus(l, e), out=Zt).T
+                elif l < last:
+                    Zt += e.T  # (B, n[l]) + (1, n[l]): Z = Z' + e
+                    A = activate_(act, Zt, None).T  # element-wise, in place: A[l] is Z's buffer
+                else:  # Z = Z' + e, e kept broadcast to (n[L], B): a contiguous add
+                    A = activate_(act, np.add(Z, bufs.plus(e), out=Z), None)  # in place
+            if B < m:
+                out[:, s : s + B] = A
     finally:
         if mine:
             cache.lock.release()
     return out
 
 
-def _shifted(blocks: list[tuple[Any, str]], l: int) -> bool:
-    """True for a hidden ReLU layer, whose output the plan keeps as A' = A - e (see forward)."""
-    return blocks[l][1] == "relu" and l < len(blocks) - 1
+def _shifted(blocks: list[tuple[Any, str]]) -> list[bool]:
+    """For each layer, True when it is a hidden ReLU layer, whose output the plan keeps as
+    A' = A - e (see forward)."""
+    return [act == "relu" and l < len(blocks) - 1 for l, (_, act) in enumerate(blocks)]
 
 
-def _effective_biases(blocks: list[tuple[Any, str]]) -> list[np.ndarray]:
+def _effective_biases(blocks: list[tuple[Any, str]], shifted: list[bool]) -> list[np.ndarray]:
     """e[l] : (n[l], 1) for every layer: b[l], plus W[l] @ e[l-1] after a shifted layer."""
     biases: list[np.ndarray] = []
-    for l, (dense, _) in enumerate(blocks):
-        e = dense.b
-        if l > 0 and _shifted(blocks, l - 1):
-            with np.errstate(invalid="ignore"):  # the FE_INVALID flag above
+    with np.errstate(invalid="ignore"):  # the FE_INVALID flag of forward's products
+        for l, (dense, _) in enumerate(blocks):
+            e = dense.b
+            if l > 0 and shifted[l - 1]:
                 e = e + dense.W @ biases[-1]  # (n[l], 1) + (n[l], n[l-1]) @ (n[l-1], 1)
-        biases.append(e)
+            biases.append(e)
     return biases
 
 
 class _BufferSet:
-    """For one batch size B: every layer's Z (n[l], B), ones for the column sums of the NaN/inf
-    check, and for each shifted layer -e[l] as an (n[l], B) array with the e[l] it was made
-    from (made again only when e[l] changes, e.g. after training)."""
+    """For one batch size B: each hidden layer's Z.T (B, n[l]), the output layer's Z
+    (n[L], B), for each shifted layer the row -e[l].T (n[l],), and the output's e[L] as an
+    (n[L], B) array, each with the e it was made from (made again only when e changes, e.g.
+    after training)."""
 
     def __init__(self, blocks: list[tuple[Any, str]], B: int, dtype: np.dtype) -> None:
         sizes = [dense.n_out for dense, _ in blocks]
-        self.Z = [np.zeros((n, B), dtype=dtype) for n in sizes]
-        self.ones = np.ones(max(sizes), dtype)
+        self.Zt = [np.zeros((B, n), dtype=dtype) for n in sizes[:-1]]
+        self.Z_out = np.zeros((sizes[-1], B), dtype=dtype)
         self.shifts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def minus(self, l: int, e: np.ndarray) -> np.ndarray:
-        """-e[l] broadcast to (n[l], B), kept while e[l] stays the same."""
+        """-e[l] : (n[l], 1) as a row (n[l],), kept while e[l] stays the same."""
         kept = self.shifts.get(l)
-        if kept is None or not np.array_equal(kept[0], e):
-            minus_e = np.empty_like(self.Z[l])
-            np.negative(np.broadcast_to(e, minus_e.shape), out=minus_e)
-            kept = self.shifts[l] = (e.copy(), minus_e)
+        if kept is None or not _same(kept[0], e):
+            kept = self.shifts[l] = (e.copy(), -e[:, 0])
         return kept[1]
 
-    def columns_finite(self, Z: np.ndarray) -> bool:
-        """True when every column sum 1 @ Z : (B,) is finite (one BLAS pass over Z)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            sums = self.ones[: Z.shape[0]] @ Z  # (n,) @ (n, B)
-        return bool(np.isfinite(sums).all())
+    def plus(self, e: np.ndarray) -> np.ndarray:
+        """The output layer's e[L] : (n[L], 1) broadcast to (n[L], B), kept while it stays the
+        same (adding a column to every column is a slow broadcast; this add is contiguous)."""
+        kept = self.shifts.get(-1)
+        if kept is None or not _same(kept[0], e):
+            kept = self.shifts[-1] = (e.copy(), np.broadcast_to(e, self.Z_out.shape).copy())
+        return kept[1]
+
+
+def _same(kept: np.ndarray, e: np.ndarray) -> bool:
+    """True when e holds exactly the kept numbers (a NaN never matches: made again)."""
+    return kept.shape == e.shape and bool((kept == e).all())
 
 
 class _NetBuffers:
@@ -154,10 +179,22 @@ class _NetBuffers:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sets: dict[tuple[Any, ...], _BufferSet] = {}
+        self.plan: tuple[Any, Any, list[bool]] = (None, "", [])
+
+    def blocks(self, net: Any) -> tuple[list[tuple[Any, str]] | str, list[bool]]:
+        """:func:`chainrule.fast.support.mlp_blocks` of ``net`` and each layer's ``_shifted``
+        flag, kept while its layers are the same objects (the kept list holds them, so no id
+        is reused) with the same dtype and input shape."""
+        key = (tuple(map(id, net.layers)), net.dtype, net.input_shape)
+        if key != self.plan[0]:
+            blocks = mlp_blocks(net)
+            shifted = [] if isinstance(blocks, str) else _shifted(blocks)
+            self.plan = (key, blocks, shifted)  # one assignment: a thread sees old or new
+        return self.plan[1], self.plan[2]
 
     def get(self, blocks: list[tuple[Any, str]], B: int, dtype: np.dtype) -> _BufferSet:
         sizes = tuple(dense.n_out for dense, _ in blocks)
-        key = (B, np.dtype(dtype).str, sizes)
+        key = (B, dtype, sizes)
         bufs = self.sets.get(key)
         if bufs is None:
             if len(self.sets) >= 2:  # e.g. full batches and a stream's last, shorter one

@@ -108,7 +108,9 @@ class Sequential(Chain):
     @property
     def vocab_size(self) -> int | None:
         """The vocabulary of a network that reads token ids (its first layer is an Embedding)."""
-        first = next((la for _, la in self.named_layers() if la.is_leaf), None)
+        first: Layer = self  # the walk's first leaf: follow the first child down
+        while (child := next(first.children(), None)) is not None:
+            first = child
         size = getattr(first, "vocab_size", None)
         return int(size) if isinstance(size, (int, np.integer)) else None
 
