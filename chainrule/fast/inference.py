@@ -44,7 +44,7 @@ def forward(
 
     **The biases of ReLU layers ride in the ReLU.** With Z'[l] = W[l] @ A[l-1] (no bias) and
     e[l] the bias, A[l] = max(Z'[l] + e[l], 0) = max(Z'[l], -e[l]) + e[l]. The plan keeps
-    A'[l] = A[l] - e[l] = max(Z'[l], -e[l]): one pass, in which -e[l] is a kept row of n[l]
+    A'[l] = A[l] - e[l] = max(Z'[l], -e[l]): one pass, in which -e[l] is a row of n[l]
     numbers broadcast over the B rows of Z.T (it stays in L1: against an (n, B) array the pass
     also reads 1 MB more; against a scalar 0, np.maximum is 3.7x slower). The shift goes on
     into the next layer: W[l+1] @ A[l] + b[l+1] = W[l+1] @ A'[l] + (b[l+1] + W[l+1] @ e[l]), so
@@ -77,6 +77,8 @@ def forward(
     if check_finite and not in_product:
         validation.check_finite(from_engine(A0))
     biases = _effective_biases(blocks, shifted)
+    # -e[l].T : (n[l],), the ReLU's operand, a row broadcast over the B rows of Z.T
+    minus = [-e[:, 0] if shifted[l] else None for l, e in enumerate(biases)]
     m = A0.shape[1]
     dtype = blocks[0][0].W.dtype
     out = np.empty((blocks[-1][0].n_out, m), dtype=dtype)
@@ -106,7 +108,7 @@ def forward(
                     validation.check_finite(from_engine(A0))  # raises, naming X's first NaN
                     in_product = False  # X is finite: Z overflowed, as the reference's would
                 if shifted[l]:  # A'.T = max(Z'.T, -e.T): the bias rides in the ReLU
-                    A = np.maximum(Zt, bufs.minus(l, e), out=Zt).T
+                    A = np.maximum(Zt, minus[l], out=Zt).T
                 elif l < last:
                     Zt += e.T  # (B, n[l]) + (1, n[l]): Z = Z' + e
                     A = activate_(act, Zt, None).T  # element-wise, in place: A[l] is Z's buffer
@@ -140,35 +142,22 @@ def _effective_biases(blocks: list[tuple[Any, str]], shifted: list[bool]) -> lis
 
 class _BufferSet:
     """For one batch size B: each hidden layer's Z.T (B, n[l]), the output layer's Z
-    (n[L], B), for each shifted layer the row -e[l].T (n[l],), and the output's e[L] as an
-    (n[L], B) array, each with the e it was made from (made again only when e changes, e.g.
-    after training)."""
+    (n[L], B), and the output's e[L] as an (n[L], B) array with the e[L] it was made from."""
 
     def __init__(self, blocks: list[tuple[Any, str]], B: int, dtype: np.dtype) -> None:
         sizes = [dense.n_out for dense, _ in blocks]
         self.Zt = [np.zeros((B, n), dtype=dtype) for n in sizes[:-1]]
         self.Z_out = np.zeros((sizes[-1], B), dtype=dtype)
-        self.shifts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def minus(self, l: int, e: np.ndarray) -> np.ndarray:
-        """-e[l] : (n[l], 1) as a row (n[l],), kept while e[l] stays the same."""
-        kept = self.shifts.get(l)
-        if kept is None or not _same(kept[0], e):
-            kept = self.shifts[l] = (e.copy(), -e[:, 0])
-        return kept[1]
+        self.kept_bias: tuple[np.ndarray, np.ndarray] | None = None
 
     def plus(self, e: np.ndarray) -> np.ndarray:
-        """The output layer's e[L] : (n[L], 1) broadcast to (n[L], B), kept while it stays the
-        same (adding a column to every column is a slow broadcast; this add is contiguous)."""
-        kept = self.shifts.get(-1)
-        if kept is None or not _same(kept[0], e):
-            kept = self.shifts[-1] = (e.copy(), np.broadcast_to(e, self.Z_out.shape).copy())
+        """The output layer's e[L] : (n[L], 1) broadcast to (n[L], B), kept while e[L] holds
+        the same numbers (adding a column to every column is a slow broadcast; adding this
+        array is contiguous). A NaN never compares equal, so it is made again."""
+        kept = self.kept_bias
+        if kept is None or kept[0].shape != e.shape or not bool((kept[0] == e).all()):
+            kept = self.kept_bias = (e.copy(), np.broadcast_to(e, self.Z_out.shape).copy())
         return kept[1]
-
-
-def _same(kept: np.ndarray, e: np.ndarray) -> bool:
-    """True when e holds exactly the kept numbers (a NaN never matches: made again)."""
-    return kept.shape == e.shape and bool((kept == e).all())
 
 
 class _NetBuffers:
