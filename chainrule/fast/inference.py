@@ -39,7 +39,7 @@ def forward(
     filled by the same product read the other way round: Z.T = A.T @ W.T. A[0] = X.T arrives
     as X's rows, so A[0].T is X itself, contiguous, and BLAS reads every operand without a
     copy either way; OpenBLAS is simply faster this way round on these shapes (784-256-128-10
-    at B = 1024, interleaved: the three products in 0.82-0.92 of the time of W @ A into
+    at B = 1024, interleaved: the three products in 0.82-0.94 of the time of W @ A into
     (n, B) buffers). The output layer's Z[L] stays (n[L], B) for its softmax over axis 0.
 
     **The biases of ReLU layers ride in the ReLU.** With Z'[l] = W[l] @ A[l-1] (no bias) and
