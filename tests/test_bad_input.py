@@ -271,6 +271,31 @@ def test_good_input_variants_are_accepted() -> None:
     assert net.predict([[0.1, 0.2, 0.3]]).shape == (1,)
 
 
+def test_check_x_returns_an_array_that_needs_nothing_as_it_is() -> None:
+    """check_X's shortcut (an ndarray already in the dtype and shape) returns X itself, and it
+    refuses exactly what the full checks refuse; everything else still takes the full path."""
+    from chainrule.validation import check_X
+
+    good = np.ones((4, 3), np.float32)
+    assert check_X(good, (3,), dtype=np.float32) is good  # no copy, no conversion
+    bad = good.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"first at index \(2, 1\)"):
+        check_X(bad, (3,), dtype=np.float32)
+    assert check_X(bad, (3,), dtype=np.float32, finite=False) is bad  # the caller checks
+
+    class Sub(np.ndarray):
+        pass
+
+    for other in (good.astype(np.float64), good.view(Sub), good.tolist()):  # the full path
+        got = check_X(other, (3,), dtype=np.float32)
+        assert type(got) is np.ndarray and got.dtype == np.float32 and got.shape == (4, 3)
+    with pytest.raises(ValueError, match=r"per-example shape \(2,\)"):
+        check_X(np.ones((4, 2), np.float32), (3,), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"0 examples"):
+        check_X(np.ones((0, 3), np.float32), (3,), dtype=np.float32)
+
+
 # --- CSV files (library level; the CLI's messages are in test_bad_input_cli.py) -------------------
 def write_csv(tmp_path: Any, text: str, name: str = "data.csv") -> Any:
     path = tmp_path / name

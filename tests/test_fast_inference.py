@@ -54,10 +54,9 @@ def test_two_threads_predicting_with_one_network_do_not_mix_their_numbers() -> N
 
 
 def test_kept_shifts_follow_weights_and_biases_changed_in_place_or_replaced() -> None:
-    """The plan carries every hidden ReLU layer's bias into the next layer (e[l]) and keeps
-    the output layer's e[L] as a full array between calls: a W or b updated in place, or
-    replaced by a new array, changes e, and the next prediction uses the new one (never a
-    stale bias)."""
+    """The plan carries every hidden ReLU layer's bias into the next layer (e[l]), made again
+    at every call: a W or b updated in place, or replaced by a new array, changes e, and the
+    next prediction uses the new one (never a stale bias)."""
     net = _net()
     X = np.random.default_rng(2).standard_normal((8, 6))
     net.predict_proba(X)  # keeps the shifts
@@ -66,7 +65,7 @@ def test_kept_shifts_follow_weights_and_biases_changed_in_place_or_replaced() ->
         lambda: first.b.__iadd__(0.5),  # the shifted layer's own bias, in place
         lambda: first.W.__imul__(-2.0),  # its weights do not enter e[1], but Z' changes
         lambda: second.W.__imul__(-2.0),  # e[2] = b[2] + W[2] @ e[1]
-        lambda: second.b.__isub__(0.25),  # the output's kept e[2], in place
+        lambda: second.b.__isub__(0.25),  # the output's e[2], in place
         lambda: setattr(second, "b", second.b * 3.0),  # and replaced
         lambda: setattr(first, "b", first.b - 1.0),  # a new array
         lambda: setattr(second, "W", np.ascontiguousarray(second.W[:, ::-1])),

@@ -40,7 +40,9 @@ def forward(
     as X's rows, so A[0].T is X itself, contiguous, and BLAS reads every operand without a
     copy either way; OpenBLAS is simply faster this way round on these shapes (784-256-128-10
     at B = 1024, interleaved: the three products in 0.82-0.94 of the time of W @ A into
-    (n, B) buffers). The output layer's Z[L] stays (n[L], B) for its softmax over axis 0.
+    (n, B) buffers). The output layer's Z[L] stays (n[L], B) for its softmax over axis 0:
+    each batch's last product writes its B columns of the fresh result, and the output's
+    bias and activation then run once, over all m columns.
 
     **The biases of ReLU layers ride in the ReLU.** With Z'[l] = W[l] @ A[l-1] (no bias) and
     e[l] the bias, A[l] = max(Z'[l] + e[l], 0) = max(Z'[l], -e[l]) + e[l]. The plan keeps
@@ -52,6 +54,11 @@ def forward(
     The products are plain GEMMs, and no pass over any hidden Z adds a bias. The last layer
     adds its e[L] and applies its activation. The results are the reference's up to rounding
     (tests/test_fast_path.py, float64 1e-13).
+
+    **Few Python steps between the products.** After each GEMM the next steps run from cold
+    caches (the product streamed X and W through them): the same NumPy call costs 5-15 us
+    there instead of 1-2. So the plan enters ONE errstate for all its products, keeps no
+    per-call copies to compare, and leaves the output's bias and activation to the end.
 
     ``check_finite``: A0 is unchecked, and a NaN or inf in it raises the ValueError of
     :func:`chainrule.validation.check_finite` (naming the first one) before anything is
@@ -76,50 +83,46 @@ def forward(
     in_product = check_finite and direct_blas_available()
     if check_finite and not in_product:
         validation.check_finite(from_engine(A0))
-    biases = _effective_biases(blocks, shifted)
-    # -e[l].T : (n[l],), the ReLU's operand, a row broadcast over the B rows of Z.T
-    minus = [-e[:, 0] if shifted[l] else None for l, e in enumerate(biases)]
     m = A0.shape[1]
+    last = len(blocks) - 1
     dtype = blocks[0][0].W.dtype
-    out = np.empty((blocks[-1][0].n_out, m), dtype=dtype)
+    out = np.empty((blocks[last][0].n_out, m), dtype=dtype)  # Z[L], then A[L] in place
     # the net's kept buffers, unless another thread is predicting with them right now
     mine = cache.lock.acquire(blocking=False)
-    last = len(blocks) - 1
     try:
-        for s in range(0, m, batch_size):
-            A = A0[:, s : s + batch_size]  # (n[0], B): A'[0] = A[0], no shift
-            B = A.shape[1]
-            bufs = cache.get(blocks, B, dtype) if mine else _BufferSet(blocks, B, dtype)
-            for l, ((dense, act), e) in enumerate(zip(blocks, biases)):
-                # OpenBLAS's kernels can leave a spurious FE_INVALID flag on finite operands
-                # (numpy/numpy#24067, OpenMathLib/OpenBLAS#1924; seen here once in ~10 runs
-                # of the suite). A product of finite arrays turns NaN only through an inf,
-                # which the overflow check still reports, so ignoring "invalid" hides nothing.
-                if l < last:
-                    Zt = bufs.Zt[l]  # (B, n[l]): Z.T, examples first in memory
-                    with np.errstate(invalid="ignore"):
-                        np.matmul(A.T, dense.W.T, out=Zt)  # Z.T = A.T @ W.T : (B, n[l])
-                    Z = Zt.T  # Z' : (n[l], B), the notebook's orientation (a view)
-                else:  # one batch: the last layer writes the fresh result itself, no copy
-                    Z = out if B == m else bufs.Z_out
-                    with np.errstate(invalid="ignore"):
-                        np.matmul(dense.W, A, out=Z)  # Z' = W @ A' : (n[L], B)
-                if l == 0 and in_product and not bool(np.isfinite(Z[0]).all()):
-                    validation.check_finite(from_engine(A0))  # raises, naming X's first NaN
-                    in_product = False  # X is finite: Z overflowed, as the reference's would
-                if shifted[l]:  # A'.T = max(Z'.T, -e.T): the bias rides in the ReLU
-                    A = np.maximum(Zt, minus[l], out=Zt).T
-                elif l < last:
-                    Zt += e.T  # (B, n[l]) + (1, n[l]): Z = Z' + e
-                    A = activate_(act, Zt, None).T  # element-wise, in place: A[l] is Z's buffer
-                else:  # Z = Z' + e, e kept broadcast to (n[L], B): a contiguous add
-                    A = activate_(act, np.add(Z, bufs.plus(e), out=Z), None)  # in place
-            if B < m:
-                out[:, s : s + B] = A
+        # OpenBLAS's kernels can leave a spurious FE_INVALID flag on finite operands
+        # (numpy/numpy#24067, OpenMathLib/OpenBLAS#1924; seen here once in ~10 runs of the
+        # suite). Products of finite arrays turn NaN only through an inf, which the overflow
+        # check still reports, and the element-wise passes in here (max, +, tanh) only carry
+        # a NaN along, never make one, so ignoring "invalid" hides nothing. One errstate for
+        # all the products: after a GEMM even Python's own code runs from cold caches.
+        with np.errstate(invalid="ignore"):
+            biases = _effective_biases(blocks, shifted)
+            # -e[l].T : (n[l],), the ReLU's operand, a row broadcast over the B rows of Z.T
+            minus = [-e[:, 0] if shifted[l] else None for l, e in enumerate(biases)]
+            for s in range(0, m, batch_size):
+                A = A0[:, s : s + batch_size]  # (n[0], B): A'[0] = A[0], no shift
+                B = A.shape[1]
+                hidden = cache.get(blocks, B, dtype) if mine else _hidden_buffers(blocks, B, dtype)
+                for l in range(last):
+                    dense, act = blocks[l]
+                    Zt = hidden[l]  # (B, n[l]): Z.T, examples first in memory
+                    np.matmul(A.T, dense.W.T, out=Zt)  # Z.T = A.T @ W.T : (B, n[l])
+                    if l == 0 and in_product and not bool(np.isfinite(Zt[:, 0]).all()):
+                        validation.check_finite(from_engine(A0))  # raises, naming the NaN
+                        in_product = False  # X is finite: Z overflowed, as the reference's
+                    if shifted[l]:  # A'.T = max(Z'.T, -e.T): the bias rides in the ReLU
+                        A = np.maximum(Zt, minus[l], out=Zt).T
+                    else:
+                        Zt += biases[l].T  # (B, n[l]) + (1, n[l]): Z = Z' + e
+                        A = activate_(act, Zt, None).T  # in place: A[l] is Z's buffer
+                # the last product writes its columns of the fresh result: Z'[L] = W @ A'
+                np.matmul(blocks[last][0].W, A, out=out[:, s : s + B])  # (n[L], B)
     finally:
         if mine:
             cache.lock.release()
-    return out
+    out += biases[last]  # (n[L], m) + (n[L], 1): Z[L] = Z'[L] + e[L], every batch at once
+    return activate_(blocks[last][1], out, None)  # A[L] = g(Z[L]), in place
 
 
 def _shifted(blocks: list[tuple[Any, str]]) -> list[bool]:
@@ -129,45 +132,31 @@ def _shifted(blocks: list[tuple[Any, str]]) -> list[bool]:
 
 
 def _effective_biases(blocks: list[tuple[Any, str]], shifted: list[bool]) -> list[np.ndarray]:
-    """e[l] : (n[l], 1) for every layer: b[l], plus W[l] @ e[l-1] after a shifted layer."""
+    """e[l] : (n[l], 1) for every layer: b[l], plus W[l] @ e[l-1] after a shifted layer.
+    Called inside forward's errstate (these are products too)."""
     biases: list[np.ndarray] = []
-    with np.errstate(invalid="ignore"):  # the FE_INVALID flag of forward's products
-        for l, (dense, _) in enumerate(blocks):
-            e = dense.b
-            if l > 0 and shifted[l - 1]:
-                e = e + dense.W @ biases[-1]  # (n[l], 1) + (n[l], n[l-1]) @ (n[l-1], 1)
-            biases.append(e)
+    for l, (dense, _) in enumerate(blocks):
+        e = dense.b
+        if l > 0 and shifted[l - 1]:
+            e = e + dense.W @ biases[-1]  # (n[l], 1) + (n[l], n[l-1]) @ (n[l-1], 1)
+        biases.append(e)
     return biases
 
 
-class _BufferSet:
-    """For one batch size B: each hidden layer's Z.T (B, n[l]), the output layer's Z
-    (n[L], B), and the output's e[L] as an (n[L], B) array with the e[L] it was made from."""
-
-    def __init__(self, blocks: list[tuple[Any, str]], B: int, dtype: np.dtype) -> None:
-        sizes = [dense.n_out for dense, _ in blocks]
-        self.Zt = [np.zeros((B, n), dtype=dtype) for n in sizes[:-1]]
-        self.Z_out = np.zeros((sizes[-1], B), dtype=dtype)
-        self.kept_bias: tuple[np.ndarray, np.ndarray] | None = None
-
-    def plus(self, e: np.ndarray) -> np.ndarray:
-        """The output layer's e[L] : (n[L], 1) broadcast to (n[L], B), kept while e[L] holds
-        the same numbers (adding a column to every column is a slow broadcast; adding this
-        array is contiguous). A NaN never compares equal, so it is made again."""
-        kept = self.kept_bias
-        if kept is None or kept[0].shape != e.shape or not bool((kept[0] == e).all()):
-            kept = self.kept_bias = (e.copy(), np.broadcast_to(e, self.Z_out.shape).copy())
-        return kept[1]
+def _hidden_buffers(blocks: list[tuple[Any, str]], B: int, dtype: np.dtype) -> list[np.ndarray]:
+    """For one batch size B, each hidden layer's Z.T: a (B, n[l]) buffer. The output layer
+    writes straight into forward's fresh result."""
+    return [np.zeros((B, dense.n_out), dtype=dtype) for dense, _ in blocks[:-1]]
 
 
 class _NetBuffers:
-    """One network's :class:`_BufferSet` for its two latest batch sizes, kept between calls:
-    predict_proba on a stream of batches would otherwise allocate (and page-fault) every Z
-    of every call. A lock keeps two threads from sharing them."""
+    """One network's hidden buffers (:func:`_hidden_buffers`) for its two latest batch sizes,
+    kept between calls: predict_proba on a stream of batches would otherwise allocate (and
+    page-fault) every Z of every call. A lock keeps two threads from sharing them."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.sets: dict[tuple[Any, ...], _BufferSet] = {}
+        self.sets: dict[tuple[Any, ...], list[np.ndarray]] = {}
         self.plan: tuple[Any, Any, list[bool]] = (None, "", [])
 
     def blocks(self, net: Any) -> tuple[list[tuple[Any, str]] | str, list[bool]]:
@@ -181,14 +170,14 @@ class _NetBuffers:
             self.plan = (key, blocks, shifted)  # one assignment: a thread sees old or new
         return self.plan[1], self.plan[2]
 
-    def get(self, blocks: list[tuple[Any, str]], B: int, dtype: np.dtype) -> _BufferSet:
+    def get(self, blocks: list[tuple[Any, str]], B: int, dtype: np.dtype) -> list[np.ndarray]:
         sizes = tuple(dense.n_out for dense, _ in blocks)
         key = (B, dtype, sizes)
         bufs = self.sets.get(key)
         if bufs is None:
             if len(self.sets) >= 2:  # e.g. full batches and a stream's last, shorter one
                 self.sets.pop(next(iter(self.sets)))
-            bufs = self.sets[key] = _BufferSet(blocks, B, dtype)
+            bufs = self.sets[key] = _hidden_buffers(blocks, B, dtype)
         return bufs
 
 
