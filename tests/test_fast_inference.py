@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -39,7 +40,17 @@ def test_kept_buffers_give_fresh_right_answers_for_every_batch_size() -> None:
         if first is None:
             first, kept = P, P.copy()
     np.testing.assert_array_equal(first, kept)  # an earlier result is never overwritten
-    assert len(inference._BUFFERS[net].sets) <= 2
+    assert len(inference._BUFFERS[id(net)].sets) <= 2
+
+
+def test_a_collected_network_leaves_no_buffers_behind() -> None:
+    net = _net()
+    net.predict_proba(np.ones((3, 6)))
+    key = id(net)
+    assert key in inference._BUFFERS
+    del net
+    gc.collect()
+    assert key not in inference._BUFFERS
 
 
 def test_two_threads_predicting_with_one_network_do_not_mix_their_numbers() -> None:
@@ -149,3 +160,21 @@ def test_a_float64_inf_for_a_float32_network_is_named_as_such() -> None:
     X[1, 3] = np.inf
     with pytest.raises(ValueError, match=r"NaN or inf \(first at index \(1, 3\)\)"):
         _mlp32().predict(X)
+
+
+def test_prediction_puts_every_network_in_eval_mode() -> None:
+    """The MLP plan sets training = False on the net and its layers itself (its stacks are
+    all leaves); the conv plan and the reference layers go through net.eval()."""
+    rng = np.random.default_rng(4)
+    mlp = _net()
+    cnn = lenet((1, 8, 8), channels=(2, 2), kernel_size=3, hidden=4, seed=0)
+    other = cr.Sequential([cr.Dense(6, 3, seed=0), cr.Dropout(0.5, seed=0), cr.Softmax()])
+    for net, X in (
+        (mlp, rng.standard_normal((5, 6))),
+        (cnn, rng.standard_normal((3, 1, 8, 8)).astype(np.float32)),
+        (other, rng.standard_normal((4, 6))),
+    ):
+        net.is_fitted = True
+        net.train()
+        net.predict_proba(X)
+        assert not any(layer.training for _, layer in net.named_layers())

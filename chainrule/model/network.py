@@ -187,10 +187,10 @@ class Sequential(Chain):
         A0 has not been checked for NaN/inf yet; a ValueError names the first one before any
         result is returned (the MLP plan checks inside its first product, the others first).
         """
-        self.eval()
-        A = inference.forward(self, A0, batch_size, check_finite=check_finite)
+        A = inference.forward(self, A0, batch_size, check_finite=check_finite)  # sets eval mode
         if A is not None:
             return A
+        self.eval()
         if check_finite:
             validation.check_finite(from_engine(A0))
         m = A0.shape[-1]
