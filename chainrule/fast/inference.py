@@ -177,7 +177,7 @@ class _Plan(NamedTuple):
     key: tuple[Any, ...]  # the layers' ids, the dtype and the input shape it was made for
     blocks: list[tuple[Any, str]] | str
     shifted: list[bool]  # each layer's _shifted flag
-    layers: tuple[Any, ...]  # the net's layers: its whole tree, and they keep their ids taken
+    layers: tuple[Any, ...]  # the net's layers, its whole tree (held: their ids stay taken)
     sizes: tuple[int, ...]  # n[1], ..., n[L]
 
 
