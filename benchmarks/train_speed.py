@@ -21,6 +21,9 @@ contender, see ``timed()``) with the same thread count for all:
 * chainrule's inference time / the GEMM-only floor's (the three forward products alone, made
   the way the inference plan makes them; the examples-last order of earlier plans is timed too),
   ``--infer-rounds`` inference rounds per training round
+* the same prediction as the plan's NumPy calls written inline (``GemmOnly.infer_numpy``: no
+  validation, no plan, no lock): chainrule's time over it is what the library adds, its time
+  over the GEMM-only floor's is what NumPy's element-wise passes cost between the products
 * peak RSS of a training process / PyTorch's: two fresh subprocesses that load the same .npy
   data and train one epoch; each reports its own ru_maxrss
 
@@ -81,6 +84,38 @@ def load_data(kind: str, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, st
     Xt = rng.random((10000, SIZES[0]), dtype=np.float32)
     y = rng.integers(0, SIZES[-1], m)
     return X, y, Xt, f"random float32 pixels, random labels ({m:,})"
+
+
+def numpy_inline_predict(
+    X: np.ndarray, W: list[np.ndarray], b: list[np.ndarray], Z: list[np.ndarray]
+) -> np.ndarray:
+    """A[3] : (10, B) of the MLP for one batch X : (B, 784), written as the inference plan's
+    NumPy calls with no library code around them (no validation, no plan, no lock); ``Z`` are
+    the two hidden (B, n) buffers. The bias products (e[2] = b[2] + W[2] @ e[1], e[3]
+    likewise), the three products, the NaN/inf check on one column of Z'[1], the two ReLUs
+    with the bias riding in them (max(Z', -e), in place), the output's bias and softmax over
+    axis 0 into a fresh result. "chainrule / NumPy-inline inference time" is what the library
+    adds on top of these calls; "NumPy-inline / GEMM-only" what they cost between the
+    products (tests/test_benchmark_scripts.py checks it computes what chainrule computes)."""
+    W1, W2, W3 = W
+    b1, b2, b3 = b
+    mm = np.matmul
+    with np.errstate(invalid="ignore"):
+        e2 = b2 + W2 @ b1  # (128, 1)
+        e3 = b3 + W3 @ e2  # (10, 1)
+        out = np.empty((W3.shape[0], len(X)), X.dtype)
+        mm(X, W1.T, out=Z[0])  # Z'1.T
+        if not np.isfinite(Z[0][:, 0]).all():
+            raise ValueError("X holds a NaN or an inf")
+        np.maximum(Z[0], -b1[:, 0], out=Z[0])  # A'1.T = max(Z'1.T, -e1.T)
+        mm(Z[0], W2.T, out=Z[1])
+        np.maximum(Z[1], -e2[:, 0], out=Z[1])
+        mm(W3, Z[1].T, out=out)  # Z'3 : (10, B)
+    out += e3
+    np.subtract(out, out.max(axis=0, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=0, keepdims=True)
+    return out
 
 
 # --- contenders ----------------------------------------------------------------------------------
@@ -237,6 +272,7 @@ class GemmOnly:
         self.W = [
             (rng.standard_normal((n[i + 1], n[i])) * 0.05).astype(np.float32) for i in range(3)
         ]
+        self.b = [(rng.standard_normal((k, 1)) * 0.05).astype(np.float32) for k in SIZES[1:]]
         self.m = X.shape[0]
 
     def flops(self) -> float:
@@ -291,6 +327,17 @@ class GemmOnly:
                 mm(X, W1.T, out=Z[0])  # Z1.T = A0.T @ W1.T
                 mm(Z[0], W2.T, out=Z[1])  # Z2.T = A1.T @ W2.T
                 mm(W3, Z[1].T, out=Z[2])  # Z3 = W3 @ A2
+        return len(Xt) / (time.perf_counter() - t0)
+
+    def infer_numpy(self, Xt: np.ndarray) -> float:
+        """Samples/s of :func:`numpy_inline_predict` at batch 1024 on this bound's weights: the
+        inference plan's NumPy calls written inline, the floor of any NumPy implementation."""
+        B = INFER_BATCH
+        Z = [np.zeros((B, SIZES[1]), np.float32), np.zeros((B, SIZES[2]), np.float32)]
+        t0 = time.perf_counter()
+        for s in range(0, len(Xt), B):
+            X = Xt[s : s + B]  # (B, 784): A0 = X.T
+            numpy_inline_predict(X, self.W, self.b, Z if len(X) == B else [z[: len(X)] for z in Z])
         return len(Xt) / (time.perf_counter() - t0)
 
     def _forward(self, A0: np.ndarray, bufs: dict[int, list[np.ndarray]]) -> list[np.ndarray]:
@@ -526,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch": lambda: tor.infer(Xt),
             "gemm": lambda: gemm.infer(Xt),
             "gemm examples-last": lambda: gemm.infer(Xt, examples_last=True),
+            "numpy inline": lambda: gemm.infer_numpy(Xt),
         }
         for fn in (*contenders.values(), *infer.values()):  # warm-up round, not counted
             fn()
@@ -567,6 +615,12 @@ def main(argv: list[str] | None = None) -> int:
         "chainrule / PyTorch inference samples/s": ratio_stats(rates["chainrule"], rates["torch"]),
         # time per sample = 1 / rate: chainrule's time over the GEMM-only floor's
         "chainrule / GEMM-only inference time": ratio_stats(rates["gemm"], rates["chainrule"]),
+        "chainrule / NumPy-inline inference time": ratio_stats(
+            rates["numpy inline"], rates["chainrule"]
+        ),
+        "NumPy-inline / GEMM-only inference time": ratio_stats(
+            rates["gemm"], rates["numpy inline"]
+        ),
         "GEMM-only examples-last / plan's order time": ratio_stats(
             rates["gemm"], rates["gemm examples-last"]
         ),

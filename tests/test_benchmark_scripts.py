@@ -57,3 +57,28 @@ def test_the_cnn_twin_computes_what_chainrule_computes() -> None:
         with torch.no_grad():
             theirs = torch.softmax(cnn_speed.torch_twin(net)(torch.from_numpy(X)), dim=1).numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+def test_the_numpy_inline_floor_computes_what_chainrule_computes() -> None:
+    """The benchmark's NumPy-inline prediction is the same function as chainrule's (so
+    "chainrule / NumPy-inline" compares like with like), and it refuses a NaN as the plan does."""
+    import numpy as np
+
+    import chainrule as cr
+
+    train_speed = _load("train_speed")
+    net = cr.mlp(list(train_speed.SIZES), activation="relu", output="softmax", seed=0)
+    rng = np.random.default_rng(1)
+    for layer in net.layers:  # biases of both signs, so the ReLUs' shift matters
+        if hasattr(layer, "b"):
+            layer.b[...] = rng.standard_normal(layer.b.shape) * 0.3
+    net.is_fitted = True
+    X = rng.random((37, train_speed.SIZES[0]), dtype=np.float32)
+    W = [layer.W for layer in net.layers if hasattr(layer, "W")]
+    b = [layer.b for layer in net.layers if hasattr(layer, "b")]
+    Z = [np.zeros((37, n), np.float32) for n in train_speed.SIZES[1:3]]
+    ours = train_speed.numpy_inline_predict(X, W, b, Z)  # (10, B)
+    np.testing.assert_allclose(ours.T, net.predict_proba(X), rtol=1e-5, atol=1e-7)
+    X[5, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        train_speed.numpy_inline_predict(X, W, b, Z)
