@@ -89,14 +89,14 @@ def load_data(kind: str, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, st
 def numpy_inline_predict(
     X: np.ndarray, W: list[np.ndarray], b: list[np.ndarray], Z: list[np.ndarray]
 ) -> np.ndarray:
-    """A[3] : (10, B) of the MLP for one batch X : (B, 784), written as the inference plan's
-    NumPy calls with no library code around them (no validation, no plan, no lock); ``Z`` are
-    the two hidden (B, n) buffers. The bias products (e[2] = b[2] + W[2] @ e[1], e[3]
-    likewise), the three products, the NaN/inf check on one column of Z'[1], the two ReLUs
-    with the bias riding in them (max(Z', -e), in place), the output's bias and softmax over
-    axis 0 into a fresh result. "chainrule / NumPy-inline inference time" is what the library
-    adds on top of these calls; "NumPy-inline / GEMM-only" what they cost between the
-    products (tests/test_benchmark_scripts.py checks it computes what chainrule computes)."""
+    """A[3] : (10, B) of the MLP for one batch X : (B, 784), written as the inference plan's NumPy
+    calls with no library code around them (no validation, no plan, no lock); ``Z`` are the two
+    hidden (B, n) buffers. The bias products (e[2] = b[2] + W[2] @ e[1], e[3] likewise), the
+    three products, the NaN/inf check on one row of Z'[1] (column 0 of its (B, n) buffer), the
+    two ReLUs with the bias riding in them (max(Z', -e), in place), and the output's bias and
+    softmax over axis 0 into a fresh result. "chainrule / NumPy-inline inference time" is what
+    the library adds on top of these calls; "NumPy-inline / GEMM-only" what they cost between
+    the products (tests/test_benchmark_scripts.py checks it computes what chainrule computes)."""
     W1, W2, W3 = W
     b1, b2, b3 = b
     mm = np.matmul
